@@ -1,0 +1,104 @@
+package pot
+
+import (
+	"fmt"
+	"strings"
+)
+
+// This file is the one place that knows how a value travels from the driver
+// through pot into the jail's shell (see pot-cli.md, "Quoting"):
+//
+//   - pot stores every setting as a line of pot.conf, so a newline in any value
+//     would end that line and could write any other pot setting;
+//   - the start command is stored as pot.cmd=CMD and run as `exec CMD` by the
+//     jail's sh, so it is shell syntax;
+//   - an env value is stored as pot.env="VAR=VALUE" and run as
+//     `export "VAR=VALUE"`, so inside those double quotes sh still expands
+//     `$`, backquote and `\`.
+
+// ErrNewline is returned for any value that contains a line break.
+var ErrNewline = fmt.Errorf("value contains a line break, which pot would write into pot.conf as a new setting")
+
+// CheckValue refuses a value that may not be handed to pot: one with a
+// newline or carriage return (pot.conf is line based) or a NUL byte (argv
+// cannot carry it).
+func CheckValue(v string) error {
+	if strings.ContainsAny(v, "\n\r") {
+		return ErrNewline
+	}
+	if strings.ContainsRune(v, 0) {
+		return fmt.Errorf("value contains a NUL byte")
+	}
+	return nil
+}
+
+// ShellQuoteWord quotes one word for sh so that it reaches the process as
+// exactly that argument: the word is wrapped in single quotes and every
+// single quote inside it becomes '\''.
+func ShellQuoteWord(w string) string {
+	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+}
+
+// CommandLine turns an exact argv into the command string pot stores and the
+// jail's sh runs as `exec CMD`, so that the process receives argv unchanged:
+// no word splitting, globbing or expansion of any kind.
+func CommandLine(argv []string) (string, error) {
+	if len(argv) == 0 || argv[0] == "" {
+		return "", fmt.Errorf("empty command")
+	}
+	words := make([]string, len(argv))
+	for i, a := range argv {
+		if err := CheckValue(a); err != nil {
+			return "", fmt.Errorf("argument %d: %w", i, err)
+		}
+		words[i] = ShellQuoteWord(a)
+	}
+	return strings.Join(words, " "), nil
+}
+
+// EnvLiteral escapes an env value for pot's `export "VAR=VALUE"` so that the
+// jail's sh hands VALUE to the process literally: `\`, `$` and backquote get
+// a backslash (pot itself escapes `"`).
+func EnvLiteral(v string) (string, error) {
+	if err := CheckValue(v); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, r := range v {
+		switch r {
+		case '\\', '$', '`':
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String(), nil
+}
+
+// EnvAssignment builds the VAR=VALUE argument of `pot set-env -E` with a
+// literal value. VAR must be a shell variable name.
+func EnvAssignment(name, value string) (string, error) {
+	if !IsEnvName(name) {
+		return "", fmt.Errorf("%q is not a valid environment variable name", name)
+	}
+	lit, err := EnvLiteral(value)
+	if err != nil {
+		return "", fmt.Errorf("environment variable %s: %w", name, err)
+	}
+	return name + "=" + lit, nil
+}
+
+// IsEnvName reports whether s is a portable shell variable name.
+func IsEnvName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z':
+		case r >= '0' && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
