@@ -1,0 +1,386 @@
+// Package pot is a typed client of the pot command line (FreeBSD jails on
+// ZFS), in the spirit of go-zfs: one method per subcommand the driver uses,
+// options as structs, argv only (never a shell), a context and a deadline on
+// every call, errors that carry pot's exit status and stderr, and parsed
+// results. It is the only code in this project that knows pot's CLI.
+package pot
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+)
+
+// DefaultBin is where FreeBSD's package installs pot.
+const DefaultBin = "/usr/local/bin/pot"
+
+// DefaultCallTimeout bounds every call that has no deadline of its own, so a
+// hanging pot can never wedge the caller.
+const DefaultCallTimeout = 2 * time.Minute
+
+// Client runs pot commands.
+type Client struct {
+	// Bin is the path of the pot binary (DefaultBin when empty).
+	Bin string
+	// CallTimeout bounds each call whose context has no earlier deadline
+	// (DefaultCallTimeout when zero). Prepare, which may download an image,
+	// is bounded by PrepareTimeout instead.
+	CallTimeout time.Duration
+	// PrepareTimeout bounds Prepare (10 minutes when zero).
+	PrepareTimeout time.Duration
+	// Logger receives one debug line per call (optional).
+	Logger hclog.Logger
+}
+
+// New returns a client of the pot binary at bin.
+func New(bin string, logger hclog.Logger) *Client {
+	return &Client{Bin: bin, Logger: logger}
+}
+
+func (c *Client) bin() string {
+	if c.Bin == "" {
+		return DefaultBin
+	}
+	return c.Bin
+}
+
+func (c *Client) logger() hclog.Logger {
+	if c.Logger == nil {
+		return hclog.NewNullLogger()
+	}
+	return c.Logger
+}
+
+// Error is a pot command that did not succeed: it carries the argv, pot's
+// exit status (-1 when pot did not exit on its own) and its stderr.
+type Error struct {
+	Args     []string
+	ExitCode int
+	Stderr   string
+	Err      error
+}
+
+func (e *Error) Error() string {
+	msg := strings.TrimSpace(e.Stderr)
+	if msg == "" && e.Err != nil {
+		msg = e.Err.Error()
+	}
+	sub := ""
+	if len(e.Args) > 0 {
+		sub = e.Args[0]
+	}
+	if e.ExitCode >= 0 {
+		return fmt.Sprintf("pot %s exited %d: %s", sub, e.ExitCode, msg)
+	}
+	return fmt.Sprintf("pot %s: %s", sub, msg)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ExitCode returns pot's exit status carried by err, or -1.
+func ExitCode(err error) int {
+	var pe *Error
+	if errors.As(err, &pe) {
+		return pe.ExitCode
+	}
+	return -1
+}
+
+func (c *Client) timeout(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// run executes `pot args...` and returns its stdout.
+func (c *Client) run(ctx context.Context, args ...string) ([]byte, error) {
+	return c.runTimeout(ctx, c.timeout(c.CallTimeout, DefaultCallTimeout), args...)
+}
+
+func (c *Client) runTimeout(ctx context.Context, limit time.Duration, args ...string) ([]byte, error) {
+	for _, a := range args {
+		if err := CheckValue(a); err != nil {
+			return nil, &Error{Args: args, ExitCode: -1, Err: fmt.Errorf("refused before calling pot: %w", err)}
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.bin(), args...)
+	// WaitDelay stops a pot that forked children holding our pipes from
+	// blocking us past the deadline.
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	c.logger().Trace("pot call", "args", args, "duration", time.Since(start), "error", err)
+	if err != nil {
+		code := -1
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.Exited() {
+			code = ee.ExitCode()
+		}
+		if ctx.Err() != nil {
+			err = fmt.Errorf("%w (after %s)", ctx.Err(), limit)
+			code = -1
+		}
+		return stdout.Bytes(), &Error{Args: args, ExitCode: code, Stderr: stderr.String(), Err: err}
+	}
+	return stdout.Bytes(), nil
+}
+
+// Version returns pot's bare version, e.g. "0.16.0" (`pot version -q`).
+func (c *Client) Version(ctx context.Context) (string, error) {
+	out, err := c.run(ctx, "version", "-q")
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Config returns one of pot's configuration values (`pot config -q -g NAME`).
+func (c *Client) Config(ctx context.Context, name string) (string, error) {
+	out, err := c.run(ctx, "config", "-q", "-g", name)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// Stop stops a pot's jail (`pot stop -p NAME`).
+func (c *Client) Stop(ctx context.Context, name string) error {
+	_, err := c.run(ctx, "stop", "-p", name)
+	return err
+}
+
+// Destroy destroys a pot (`pot destroy [-F] -p NAME`); force stops it first
+// if it runs.
+func (c *Client) Destroy(ctx context.Context, name string, force bool) error {
+	args := []string{"destroy"}
+	if force {
+		args = append(args, "-F")
+	}
+	_, err := c.run(ctx, append(args, "-p", name)...)
+	return err
+}
+
+// IsRunning reports whether a pot's jail runs (`pot info -q -r -p NAME`,
+// which exits 0 when it does and 1 when it does not).
+func (c *Client) IsRunning(ctx context.Context, name string) (bool, error) {
+	_, err := c.run(ctx, "info", "-q", "-r", "-p", name)
+	if err == nil {
+		return true, nil
+	}
+	if ExitCode(err) == 1 {
+		return false, nil
+	}
+	return false, err
+}
+
+// List returns the names of all pots (`pot ls -q`).
+func (c *Client) List(ctx context.Context) ([]string, error) {
+	out, err := c.run(ctx, "ls", "-q")
+	if err != nil {
+		return nil, err
+	}
+	return lines(out), nil
+}
+
+// ListRunning returns the names of running pots (`pot ps -q`).
+func (c *Client) ListRunning(ctx context.Context) ([]string, error) {
+	out, err := c.run(ctx, "ps", "-q")
+	if err != nil {
+		return nil, err
+	}
+	return lines(out), nil
+}
+
+func lines(out []byte) []string {
+	var names []string
+	for _, l := range strings.Split(string(out), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			names = append(names, l)
+		}
+	}
+	return names
+}
+
+// SetCmd sets the command `pot start` runs to exactly argv
+// (`pot set-cmd -p NAME -c CMD`, CMD quoted by CommandLine).
+func (c *Client) SetCmd(ctx context.Context, name string, argv []string) error {
+	line, err := CommandLine(argv)
+	if err != nil {
+		return err
+	}
+	_, err = c.run(ctx, "set-cmd", "-p", name, "-c", line)
+	return err
+}
+
+// EnvVar is one variable of a pot's environment; Value reaches the process
+// literally.
+type EnvVar struct {
+	Name, Value string
+}
+
+// SetEnv sets the environment of the pot's command in one call
+// (`pot set-env -p NAME -E VAR=VALUE ...`), each value escaped so the jail's
+// sh passes it on literally.
+func (c *Client) SetEnv(ctx context.Context, name string, vars []EnvVar) error {
+	if len(vars) == 0 {
+		return nil
+	}
+	args := []string{"set-env", "-p", name}
+	for _, v := range vars {
+		a, err := EnvAssignment(v.Name, v.Value)
+		if err != nil {
+			return err
+		}
+		args = append(args, "-E", a)
+	}
+	_, err := c.run(ctx, args...)
+	return err
+}
+
+// Host is one line of the jail's /etc/hosts.
+type Host struct {
+	Name string
+	IP   string
+}
+
+// SetHosts adds lines to the jail's /etc/hosts (`pot set-hosts -H host:IP`).
+func (c *Client) SetHosts(ctx context.Context, name string, hosts []Host) error {
+	if len(hosts) == 0 {
+		return nil
+	}
+	args := []string{"set-hosts", "-p", name}
+	for _, h := range hosts {
+		if h.Name == "" || strings.ContainsAny(h.Name, ": \t") {
+			return fmt.Errorf("invalid host name %q", h.Name)
+		}
+		args = append(args, "-H", h.Name+":"+h.IP)
+	}
+	_, err := c.run(ctx, args...)
+	return err
+}
+
+// SetAttribute sets a pot or jail attribute (`pot set-attribute -A ATTR -V VALUE`).
+func (c *Client) SetAttribute(ctx context.Context, name, attr, value string) error {
+	_, err := c.run(ctx, "set-attribute", "-p", name, "-A", attr, "-V", value)
+	return err
+}
+
+// MountOptions describes `pot mount-in`.
+type MountOptions struct {
+	HostDir  string // absolute host path
+	JailPath string // absolute path inside the jail
+	ReadOnly bool
+}
+
+// MountIn nullfs-mounts a host folder into the pot (`pot mount-in`).
+func (c *Client) MountIn(ctx context.Context, name string, m MountOptions) error {
+	args := []string{"mount-in", "-p", name, "-d", m.HostDir, "-m", m.JailPath}
+	if m.ReadOnly {
+		args = append(args, "-r")
+	}
+	_, err := c.run(ctx, args...)
+	return err
+}
+
+// CopyOptions describes `pot copy-in`.
+type CopyOptions struct {
+	Source        string // host file or folder
+	Destination   string // path inside the jail
+	CreateParents bool   // -c
+	Force         bool   // -F, needed for a running pot
+}
+
+// CopyIn copies a host file or folder into the pot (`pot copy-in`).
+func (c *Client) CopyIn(ctx context.Context, name string, o CopyOptions) error {
+	args := []string{"copy-in", "-p", name, "-s", o.Source, "-d", o.Destination}
+	if o.CreateParents {
+		args = append(args, "-c")
+	}
+	if o.Force {
+		args = append(args, "-F")
+	}
+	_, err := c.run(ctx, args...)
+	return err
+}
+
+// ExportPorts redirects host ports to the pot's ports (`pot export-ports`).
+func (c *Client) ExportPorts(ctx context.Context, name string, ports []Port) error {
+	if len(ports) == 0 {
+		return nil
+	}
+	args := []string{"export-ports", "-p", name}
+	for _, p := range ports {
+		s, err := p.Spec()
+		if err != nil {
+			return err
+		}
+		args = append(args, "-e", s)
+	}
+	_, err := c.run(ctx, args...)
+	return err
+}
+
+// RSSOptions are the saved limits of `pot set-rss`.
+type RSSOptions struct {
+	CPUs   int    // -C, a count of CPUs; 0 leaves it unset
+	Memory string // -M, [0-9]+[bkmg]?; empty leaves it unset
+}
+
+// SetRSS saves resource limits applied at every start (`pot set-rss`).
+func (c *Client) SetRSS(ctx context.Context, name string, o RSSOptions) error {
+	args := []string{"set-rss", "-p", name}
+	if o.CPUs > 0 {
+		args = append(args, "-C", fmt.Sprint(o.CPUs))
+	}
+	if o.Memory != "" {
+		args = append(args, "-M", o.Memory)
+	}
+	_, err := c.run(ctx, args...)
+	return err
+}
+
+// SignalOptions describes `pot signal`.
+type SignalOptions struct {
+	// Signal as `killall -l` names it, with or without "SIG" (e.g. "TERM").
+	Signal string
+	// PID, when set, signals that process of the jail instead of the main one.
+	PID int
+	// Pattern, when set, signals the jail's processes whose name matches.
+	Pattern string
+	// Force (-f) makes a failure to signal not an error.
+	Force bool
+}
+
+// Signal sends a signal into the pot (`pot signal`): to its main process by
+// default.
+func (c *Client) Signal(ctx context.Context, name string, o SignalOptions) error {
+	if o.Signal == "" {
+		return fmt.Errorf("no signal given")
+	}
+	args := []string{"signal", "-p", name, "-s", o.Signal}
+	switch {
+	case o.PID > 0 && o.Pattern != "":
+		return fmt.Errorf("a pid and a pattern exclude each other")
+	case o.PID > 0:
+		args = append(args, "-P", fmt.Sprint(o.PID))
+	case o.Pattern != "":
+		args = append(args, "-m", o.Pattern)
+	}
+	if o.Force {
+		args = append(args, "-f")
+	}
+	_, err := c.run(ctx, args...)
+	return err
+}
