@@ -34,7 +34,7 @@ func CheckValue(v string) error {
 
 // ShellQuoteWord quotes one word for sh so that it reaches the process as
 // exactly that argument: the word is wrapped in single quotes and every
-// single quote inside it becomes '\”.
+// single quote inside it becomes: quote, backslash, quote, quote.
 func ShellQuoteWord(w string) string {
 	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
 }
