@@ -1,0 +1,205 @@
+// Package driver is the Nomad task driver plugin "pot": it runs each Nomad
+// task in a FreeBSD jail managed by pot. It is the only code in this project
+// that knows Nomad's plugin API; pot's CLI is reached only through package pot.
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/nomad/drivers/shared/eventer"
+	"github.com/hashicorp/nomad/plugins/base"
+	"github.com/hashicorp/nomad/plugins/drivers"
+	"github.com/hashicorp/nomad/plugins/drivers/fsisolation"
+	nomadhcl "github.com/hashicorp/nomad/plugins/shared/hclspec"
+	pstructs "github.com/hashicorp/nomad/plugins/shared/structs"
+
+	"github.com/bsdpot/nomad-pot-driver/hclspec"
+	"github.com/bsdpot/nomad-pot-driver/pot"
+)
+
+const (
+	// PluginName is the name jobs use: driver = "pot".
+	PluginName = "pot"
+	// PluginVersion is this plugin's version.
+	PluginVersion = "0.1.0"
+	// fingerprintPeriod is how often the host is fingerprinted again.
+	fingerprintPeriod = 30 * time.Second
+	// taskHandleVersion is the version of TaskState in the handle.
+	taskHandleVersion = 1
+	// minPotVersion is the oldest pot the driver works with.
+	minPotVersion = "0.15.0"
+)
+
+var pluginInfo = &base.PluginInfoResponse{
+	Type:              base.PluginTypeDriver,
+	PluginApiVersions: []string{drivers.ApiVersion010},
+	PluginVersion:     PluginVersion,
+	Name:              PluginName,
+}
+
+// capabilities: the jail is the task's filesystem (Image), so Nomad hands
+// the task's directories to us and we mount them into the jail. The
+// MountConfigs field never reaches Nomad over gRPC, so StartTask refuses
+// mounts it cannot honour itself.
+var capabilities = &drivers.Capabilities{
+	SendSignals: true,
+	Exec:        true,
+	FSIsolation: fsisolation.Image,
+	MountConfigs: drivers.MountConfigSupportAll,
+}
+
+// Driver is the pot task driver.
+type Driver struct {
+	eventer *eventer.Eventer
+	logger  hclog.Logger
+
+	ctx    context.Context // ends when the plugin shuts down
+	cancel context.CancelFunc
+
+	mu     sync.RWMutex
+	config *hclspec.PluginConfig
+	pot    *pot.Client
+
+	tasks *taskStore
+}
+
+// New returns a pot driver.
+func New(logger hclog.Logger) *Driver {
+	ctx, cancel := context.WithCancel(context.Background())
+	logger = logger.Named(PluginName)
+	cfg := hclspec.DefaultPluginConfig()
+	return &Driver{
+		eventer: eventer.NewEventer(ctx, logger),
+		logger:  logger,
+		ctx:     ctx,
+		cancel:  cancel,
+		config:  cfg,
+		pot:     pot.New(cfg.PotBin, logger.Named("pot")),
+		tasks:   newTaskStore(),
+	}
+}
+
+// PluginInfo describes the plugin.
+func (d *Driver) PluginInfo() (*base.PluginInfoResponse, error) { return pluginInfo, nil }
+
+// ConfigSchema is the schema of the plugin "pot" {} block.
+func (d *Driver) ConfigSchema() (*nomadhcl.Spec, error) { return hclspec.PluginConfigSpec, nil }
+
+// SetConfig applies the plugin configuration.
+func (d *Driver) SetConfig(c *base.Config) error {
+	cfg := hclspec.DefaultPluginConfig()
+	if c != nil && len(c.PluginConfig) > 0 {
+		if err := base.MsgPackDecode(c.PluginConfig, cfg); err != nil {
+			return fmt.Errorf("decoding the pot plugin config: %w", err)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("pot plugin config: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.config = cfg
+	d.pot = pot.New(cfg.PotBin, d.logger.Named("pot"))
+	return nil
+}
+
+func (d *Driver) potClient() *pot.Client {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.pot
+}
+
+// TaskConfigSchema is the schema of a task's config {} block.
+func (d *Driver) TaskConfigSchema() (*nomadhcl.Spec, error) { return hclspec.TaskConfigSpec, nil }
+
+// Capabilities tells Nomad what the driver supports.
+func (d *Driver) Capabilities() (*drivers.Capabilities, error) { return capabilities, nil }
+
+// TaskEvents streams the driver's task events to Nomad.
+func (d *Driver) TaskEvents(ctx context.Context) (<-chan *drivers.TaskEvent, error) {
+	return d.eventer.TaskEvents(ctx)
+}
+
+// Shutdown stops the plugin's background work. Jails keep running: they
+// are recovered by the next plugin process.
+func (d *Driver) Shutdown() { d.cancel() }
+
+// Fingerprint sends one fingerprint at once and then one every period.
+func (d *Driver) Fingerprint(ctx context.Context) (<-chan *drivers.Fingerprint, error) {
+	ch := make(chan *drivers.Fingerprint)
+	go func() {
+		defer close(ch)
+		timer := time.NewTimer(0)
+		defer timer.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-d.ctx.Done():
+				return
+			case <-timer.C:
+				fp := d.fingerprint(ctx)
+				select {
+				case ch <- fp:
+				case <-ctx.Done():
+					return
+				case <-d.ctx.Done():
+					return
+				}
+				timer.Reset(fingerprintPeriod)
+			}
+		}
+	}()
+	return ch, nil
+}
+
+func (d *Driver) fingerprint(ctx context.Context) *drivers.Fingerprint {
+	client := d.potClient()
+	attrs := map[string]*pstructs.Attribute{
+		"driver.pot.plugin_version": pstructs.NewStringAttribute(PluginVersion),
+	}
+	if _, err := os.Stat(client.Bin); err != nil {
+		return &drivers.Fingerprint{
+			Attributes:        attrs,
+			Health:            drivers.HealthStateUndetected,
+			HealthDescription: fmt.Sprintf("pot not found at %s", client.Bin),
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	version, err := client.Version(ctx)
+	if err != nil {
+		return &drivers.Fingerprint{
+			Attributes:        attrs,
+			Health:            drivers.HealthStateUnhealthy,
+			HealthDescription: fmt.Sprintf("pot version failed: %v", err),
+		}
+	}
+	attrs["driver.pot.version"] = pstructs.NewStringAttribute(version)
+	if !versionAtLeast(version, minPotVersion) {
+		return &drivers.Fingerprint{
+			Attributes:        attrs,
+			Health:            drivers.HealthStateUnhealthy,
+			HealthDescription: fmt.Sprintf("pot %s is older than %s, the oldest this driver supports", version, minPotVersion),
+		}
+	}
+	return &drivers.Fingerprint{
+		Attributes:        attrs,
+		Health:            drivers.HealthStateHealthy,
+		HealthDescription: drivers.DriverHealthy,
+	}
+}
+
+// errTaskNotFound wraps drivers.ErrTaskNotFound with the ID; across gRPC it
+// arrives as a plain string, so the message must say what happened.
+func errTaskNotFound(id string) error {
+	return fmt.Errorf("%w: %s", drivers.ErrTaskNotFound, id)
+}
+
+var errTaskRunning = errors.New("task is still running; destroy it with force or stop it first")

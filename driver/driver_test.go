@@ -1,0 +1,190 @@
+package driver
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/nomad/helper/testlog"
+	"github.com/hashicorp/nomad/helper/uuid"
+	"github.com/hashicorp/nomad/nomad/structs"
+	"github.com/hashicorp/nomad/plugins/base"
+	"github.com/hashicorp/nomad/plugins/drivers"
+	dtestutil "github.com/hashicorp/nomad/plugins/drivers/testutils"
+
+	"github.com/bsdpot/nomad-pot-driver/hclspec"
+	"github.com/bsdpot/nomad-pot-driver/pot"
+)
+
+// The driver tests run the real plugin through Nomad's gRPC harness against
+// potsim, the pot stand-in, built once for the package.
+var potsimBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "potsim-bin-")
+	if err != nil {
+		panic(err)
+	}
+	potsimBin = filepath.Join(dir, "potsim")
+	build := exec.Command("go", "build", "-o", potsimBin, "../cmd/potsim")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building potsim:", err)
+		os.Exit(2)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// testEnv is one potsim root with an image server in front of it.
+type testEnv struct {
+	t        *testing.T
+	root     string
+	imageURL string
+	client   *pot.Client
+}
+
+const (
+	testImage = "freebsd-base"
+	testTag   = "14.3"
+)
+
+func newTestEnv(t *testing.T) *testEnv {
+	t.Helper()
+	root := t.TempDir()
+	// potsim is started by the driver, which passes its own environment on.
+	t.Setenv("POTSIM_ROOT", root)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/"+pot.ImageName(testImage, testTag)+".xz" {
+			_, _ = w.Write([]byte("image"))
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return &testEnv{t: t, root: root, imageURL: srv.URL, client: pot.New(potsimBin, nil)}
+}
+
+// taskPots lists the pots that are not image cache pots.
+func (e *testEnv) taskPots() []string {
+	e.t.Helper()
+	names, err := e.client.List(context.Background())
+	if err != nil {
+		e.t.Fatalf("potsim ls: %v", err)
+	}
+	var out []string
+	for _, n := range names {
+		if n != pot.ImageName(testImage, testTag) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (e *testEnv) newDriver() (*Driver, *dtestutil.DriverHarness) {
+	e.t.Helper()
+	d := New(testlog.HCLogger(e.t))
+	h := dtestutil.NewDriverHarness(e.t, d)
+	cfg := &hclspec.PluginConfig{PotBin: potsimBin}
+	var data []byte
+	if err := base.MsgPackEncode(&data, cfg); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := h.SetConfig(&base.Config{PluginConfig: data}); err != nil {
+		e.t.Fatalf("SetConfig: %v", err)
+	}
+	return d, h
+}
+
+// task returns a task config running script through /bin/sh in the pot.
+func (e *testEnv) task(name, script string) (*drivers.TaskConfig, *hclspec.TaskConfig) {
+	allocID := uuid.Generate()
+	cfg := &drivers.TaskConfig{
+		ID:      fmt.Sprintf("%s/%s/%s", allocID, name, uuid.Generate()[:8]),
+		AllocID: allocID,
+		JobName: "test-job",
+		JobID:   "test-job",
+		Name:    name,
+		Resources: &drivers.Resources{
+			NomadResources: &structs.AllocatedTaskResources{
+				Memory: structs.AllocatedMemoryResources{MemoryMB: 128},
+				Cpu:    structs.AllocatedCpuResources{CpuShares: 100},
+			},
+			LinuxResources: &drivers.LinuxResources{MemoryLimitBytes: 128 << 20, CPUShares: 100},
+		},
+	}
+	tc := &hclspec.TaskConfig{
+		Image:       e.imageURL,
+		Pot:         testImage,
+		Tag:         testTag,
+		Command:     "/bin/sh",
+		Args:        []string{"-c", script},
+		NetworkMode: "inherit",
+	}
+	return cfg, tc
+}
+
+func encode(t *testing.T, cfg *drivers.TaskConfig, tc *hclspec.TaskConfig) {
+	t.Helper()
+	if err := cfg.EncodeConcreteDriverConfig(tc); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// start starts the task through the harness with logs enabled.
+func start(t *testing.T, h *dtestutil.DriverHarness, cfg *drivers.TaskConfig, tc *hclspec.TaskConfig) *drivers.TaskHandle {
+	t.Helper()
+	encode(t, cfg, tc)
+	cleanup := h.MkAllocDir(cfg, true)
+	t.Cleanup(cleanup)
+	handle, _, err := h.StartTask(cfg)
+	if err != nil {
+		t.Fatalf("StartTask: %v", err)
+	}
+	t.Cleanup(func() { _ = h.DestroyTask(cfg.ID, true) })
+	return handle
+}
+
+func waitResult(t *testing.T, h *dtestutil.DriverHarness, id string, within time.Duration) *drivers.ExitResult {
+	t.Helper()
+	ch, err := h.WaitTask(context.Background(), id)
+	if err != nil {
+		t.Fatalf("WaitTask: %v", err)
+	}
+	select {
+	case res := <-ch:
+		if res == nil {
+			t.Fatal("WaitTask sent a nil result")
+		}
+		return res
+	case <-time.After(within):
+		t.Fatalf("task %s did not exit within %s", id, within)
+	}
+	return nil
+}
+
+// logContains waits until the task's stdout log (written by Nomad's logmon
+// from the fifo) contains want.
+func logContains(t *testing.T, cfg *drivers.TaskConfig, stream, want string) {
+	t.Helper()
+	path := filepath.Join(cfg.TaskDir().LogDir, cfg.Name+"."+stream+".0")
+	deadline := time.Now().Add(10 * time.Second)
+	var got []byte
+	for time.Now().Before(deadline) {
+		got, _ = os.ReadFile(path)
+		if strings.Contains(string(got), want) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s log %s: want %q, have %q", stream, path, want, got)
+}
+

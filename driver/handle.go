@@ -1,0 +1,143 @@
+package driver
+
+import (
+	"sync"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/nomad/plugins/drivers"
+
+	"github.com/bsdpot/nomad-pot-driver/pot"
+)
+
+// TaskState is the driver state Nomad keeps for a task (msgpack). After a
+// client restart the task's driver config is gone, so everything recovery
+// and cleanup need is here.
+type TaskState struct {
+	TaskConfig *drivers.TaskConfig    `codec:"task_config"`
+	PotName    string                 `codec:"pot_name"`
+	Pid        int                    `codec:"pid"`
+	StartedAt  time.Time              `codec:"started_at"`
+	Network    *drivers.DriverNetwork `codec:"network"`
+}
+
+// taskHandle is one running (or exited, not yet destroyed) task.
+type taskHandle struct {
+	id        string
+	cfg       *drivers.TaskConfig
+	potName   string
+	proc      *pot.Process
+	startedAt time.Time
+	network   *drivers.DriverNetwork
+	logger    hclog.Logger
+
+	// done is closed once exitResult and completedAt are set.
+	done        chan struct{}
+	mu          sync.Mutex
+	exitResult  *drivers.ExitResult
+	completedAt time.Time
+}
+
+func newTaskHandle(cfg *drivers.TaskConfig, potName string, proc *pot.Process, startedAt time.Time, network *drivers.DriverNetwork, logger hclog.Logger) *taskHandle {
+	h := &taskHandle{
+		id:        cfg.ID,
+		cfg:       cfg,
+		potName:   potName,
+		proc:      proc,
+		startedAt: startedAt,
+		network:   network,
+		logger:    logger.With("task_id", cfg.ID, "pot", potName),
+		done:      make(chan struct{}),
+	}
+	go h.watch()
+	return h
+}
+
+// watch turns the end of `pot start` into the task's ExitResult, the moment
+// it happens.
+func (h *taskHandle) watch() {
+	st, err := h.proc.Result()
+	res := &drivers.ExitResult{ExitCode: st.Code, Signal: st.Signal, Err: err}
+	if err != nil && res.ExitCode == 0 {
+		res.ExitCode = -1
+	}
+	h.logger.Debug("pot exited", "exit_code", res.ExitCode, "signal", res.Signal, "error", err)
+	h.mu.Lock()
+	h.exitResult = res
+	h.completedAt = time.Now()
+	h.mu.Unlock()
+	close(h.done)
+}
+
+func (h *taskHandle) exited() bool {
+	select {
+	case <-h.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// result returns a copy of the exit result, nil while the task runs.
+func (h *taskHandle) result() *drivers.ExitResult {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.exitResult == nil {
+		return nil
+	}
+	return h.exitResult.Copy()
+}
+
+func (h *taskHandle) status() *drivers.TaskStatus {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := &drivers.TaskStatus{
+		ID:        h.id,
+		Name:      h.cfg.Name,
+		State:     drivers.TaskStateRunning,
+		StartedAt: h.startedAt,
+		DriverAttributes: map[string]string{
+			"pot_name": h.potName,
+			"pid":      itoa(h.proc.Pid()),
+		},
+		NetworkOverride: h.network,
+	}
+	if h.exitResult != nil {
+		st.State = drivers.TaskStateExited
+		st.CompletedAt = h.completedAt
+		st.ExitResult = h.exitResult.Copy()
+	}
+	return st
+}
+
+// taskStore holds the driver's tasks by ID.
+type taskStore struct {
+	mu    sync.RWMutex
+	tasks map[string]*taskHandle
+}
+
+func newTaskStore() *taskStore { return &taskStore{tasks: map[string]*taskHandle{}} }
+
+func (s *taskStore) get(id string) (*taskHandle, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	h, ok := s.tasks[id]
+	return h, ok
+}
+
+// add stores h unless a task with its ID is there already.
+func (s *taskStore) add(h *taskHandle) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.tasks[h.id]; ok {
+		return false
+	}
+	s.tasks[h.id] = h
+	return true
+}
+
+func (s *taskStore) remove(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.tasks, id)
+}

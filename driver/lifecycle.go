@@ -1,0 +1,211 @@
+package driver
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/nomad/plugins/drivers"
+
+	"github.com/bsdpot/nomad-pot-driver/pot"
+)
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// WaitTask sends the task's exit result once it has exited — at once if it
+// already has — then closes the channel. Every call gets exactly one
+// non-nil result, unless ctx ends first.
+func (d *Driver) WaitTask(ctx context.Context, taskID string) (<-chan *drivers.ExitResult, error) {
+	h, ok := d.tasks.get(taskID)
+	if !ok {
+		return nil, errTaskNotFound(taskID)
+	}
+	ch := make(chan *drivers.ExitResult, 1)
+	go func() {
+		defer close(ch)
+		select {
+		case <-h.done:
+		case <-ctx.Done():
+			return
+		case <-d.ctx.Done():
+			return
+		}
+		res := h.result()
+		select {
+		case ch <- res:
+		case <-ctx.Done():
+		case <-d.ctx.Done():
+		}
+	}()
+	return ch, nil
+}
+
+// stopEscalation is how long `pot stop` lets the jail's processes go on
+// after its SIGTERM before SIGKILL (pot's stop_timeout). The task's own
+// kill_timeout is honoured by StopTask before pot stop is called, and
+// Nomad does not tell a driver kill_timeout at start, so the jail's
+// escalation is kept short: the task is gone soon after its timeout.
+const stopEscalation = 2 * time.Second
+
+// StopTask sends the signal (SIGINT if none) to the task's main process,
+// waits up to timeout for it to exit, then stops the jail.
+func (d *Driver) StopTask(taskID string, timeout time.Duration, signal string) error {
+	h, ok := d.tasks.get(taskID)
+	if !ok {
+		return errTaskNotFound(taskID)
+	}
+	if h.exited() {
+		return nil
+	}
+	if signal == "" {
+		signal = "SIGINT"
+	}
+	sig, err := potSignalName(signal)
+	if err != nil {
+		return err
+	}
+	client := d.potClient()
+	ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
+	err = client.Signal(ctx, h.potName, pot.SignalOptions{Signal: sig, Force: true})
+	cancel()
+	if err != nil {
+		h.logger.Warn("sending the stop signal failed; stopping the jail", "signal", sig, "error", err)
+	} else {
+		timer := time.NewTimer(timeout)
+		defer timer.Stop()
+		select {
+		case <-h.done:
+			return nil
+		case <-timer.C:
+		}
+	}
+	return d.stopJail(h)
+}
+
+// stopJail runs `pot stop` and waits for `pot start` to return.
+func (d *Driver) stopJail(h *taskHandle) error {
+	if h.exited() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(d.ctx, stopEscalation+time.Minute)
+	defer cancel()
+	if err := d.potClient().Stop(ctx, h.potName); err != nil && !h.exited() {
+		return fmt.Errorf("stopping pot %s: %w", h.potName, err)
+	}
+	select {
+	case <-h.done:
+		return nil
+	case <-time.After(stopEscalation + 10*time.Second):
+	}
+	// The jail is stopped but pot start has not returned: end it so the
+	// task's exit is reported.
+	h.logger.Warn("pot start did not return after pot stop; killing it")
+	_ = h.proc.Kill()
+	select {
+	case <-h.done:
+		return nil
+	case <-time.After(5 * time.Second):
+		return fmt.Errorf("pot %s: pot start process %d did not exit", h.potName, h.proc.Pid())
+	}
+}
+
+// DestroyTask removes the task's pot and forgets the task. A running task
+// is refused unless force, which stops it first. A second call is harmless.
+func (d *Driver) DestroyTask(taskID string, force bool) error {
+	h, ok := d.tasks.get(taskID)
+	if !ok {
+		return nil
+	}
+	if !h.exited() {
+		if !force {
+			return errTaskRunning
+		}
+		if err := d.stopJail(h); err != nil {
+			return err
+		}
+	}
+	if err := d.destroyPot(h.potName); err != nil {
+		return err
+	}
+	d.tasks.remove(taskID)
+	return nil
+}
+
+// destroyPot destroys a pot; one that is already gone is fine.
+func (d *Driver) destroyPot(name string) error {
+	ctx, cancel := context.WithTimeout(d.ctx, 2*time.Minute)
+	defer cancel()
+	client := d.potClient()
+	err := client.Destroy(ctx, name, true)
+	if err == nil {
+		return nil
+	}
+	names, lerr := client.List(ctx)
+	if lerr == nil && !contains(names, name) {
+		return nil
+	}
+	return fmt.Errorf("destroying pot %s: %w", name, err)
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// InspectTask returns the task's status.
+func (d *Driver) InspectTask(taskID string) (*drivers.TaskStatus, error) {
+	h, ok := d.tasks.get(taskID)
+	if !ok {
+		return nil, errTaskNotFound(taskID)
+	}
+	return h.status(), nil
+}
+
+// SignalTask sends a signal, named as Nomad names it ("SIGHUP"), to the
+// task's main process.
+func (d *Driver) SignalTask(taskID string, signal string) error {
+	h, ok := d.tasks.get(taskID)
+	if !ok {
+		return errTaskNotFound(taskID)
+	}
+	sig, err := potSignalName(signal)
+	if err != nil {
+		return err
+	}
+	if h.exited() {
+		return fmt.Errorf("task %s has exited", taskID)
+	}
+	ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
+	defer cancel()
+	return d.potClient().Signal(ctx, h.potName, pot.SignalOptions{Signal: sig})
+}
+
+// freebsdSignals are the signal names FreeBSD's kill/killall know, the
+// names pot signal takes.
+var freebsdSignals = map[string]bool{
+	"HUP": true, "INT": true, "QUIT": true, "ILL": true, "TRAP": true, "ABRT": true, "EMT": true,
+	"FPE": true, "KILL": true, "BUS": true, "SEGV": true, "SYS": true, "PIPE": true, "ALRM": true,
+	"TERM": true, "URG": true, "STOP": true, "TSTP": true, "CONT": true, "CHLD": true, "TTIN": true,
+	"TTOU": true, "IO": true, "XCPU": true, "XFSZ": true, "VTALRM": true, "PROF": true,
+	"WINCH": true, "INFO": true, "USR1": true, "USR2": true,
+}
+
+// potSignalName turns Nomad's signal name ("SIGTERM", "sigterm", "TERM")
+// into the name pot signal takes ("TERM"), refusing unknown ones.
+func potSignalName(s string) (string, error) {
+	n := strings.ToUpper(strings.TrimSpace(s))
+	n = strings.TrimPrefix(n, "SIG")
+	if n == "IOT" {
+		n = "ABRT"
+	}
+	if !freebsdSignals[n] {
+		return "", fmt.Errorf("unknown signal %q", s)
+	}
+	return n, nil
+}

@@ -1,0 +1,353 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/nomad/client/lib/fifo"
+	"github.com/hashicorp/nomad/nomad/structs"
+	"github.com/hashicorp/nomad/plugins/drivers"
+
+	"github.com/bsdpot/nomad-pot-driver/hclspec"
+	"github.com/bsdpot/nomad-pot-driver/pot"
+)
+
+// StartTask prepares a pot for the task and starts it. Any failure removes
+// what was made and returns a recoverable error carrying pot's message, so
+// the job's restart policy applies; a bad config is not recoverable.
+func (d *Driver) StartTask(cfg *drivers.TaskConfig) (*drivers.TaskHandle, *drivers.DriverNetwork, error) {
+	if _, ok := d.tasks.get(cfg.ID); ok {
+		return nil, nil, fmt.Errorf("task %s is already started", cfg.ID)
+	}
+	var raw hclspec.TaskConfig
+	if err := cfg.DecodeDriverConfig(&raw); err != nil {
+		return nil, nil, fmt.Errorf("decoding the task config: %w", err)
+	}
+	settings, err := raw.Validate()
+	if err != nil {
+		return nil, nil, fmt.Errorf("invalid task config: %w", err)
+	}
+	plan, err := d.plan(cfg, settings)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	handle, network, err := d.startPot(cfg, plan)
+	if err != nil {
+		return nil, nil, structs.NewRecoverableError(err, true)
+	}
+	return handle, network, nil
+}
+
+// startPlan is everything StartTask will ask of pot, decided up front so a
+// bad value fails before anything is made.
+type startPlan struct {
+	prepare    pot.PrepareOptions
+	potName    string
+	image      string // the image cache pot, IMAGE_TAG
+	mounts     []pot.MountOptions
+	copies     []pot.CopyOptions
+	env        []pot.EnvVar
+	hosts      []pot.Host
+	attributes [][2]string
+	portMap    map[string]int // label -> port inside the jail
+	hasAddress bool           // the jail has an address of its own
+}
+
+func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startPlan, error) {
+	name, alloc := potNameParts(cfg)
+	p := &startPlan{
+		prepare: pot.PrepareOptions{
+			URL:     s.ImageURL,
+			Image:   s.Image,
+			Tag:     s.Tag,
+			Alloc:   alloc,
+			Name:    name,
+			Argv:    s.Argv,
+			Network: string(s.NetworkMode),
+		},
+		potName: pot.PotName(name, alloc),
+		image:   pot.ImageName(s.Image, s.Tag),
+		portMap: map[string]int{},
+	}
+	switch s.NetworkMode {
+	case hclspec.NetworkPublicBridge:
+		p.prepare.IP = "auto"
+		p.hasAddress = true
+	case hclspec.NetworkAlias, hclspec.NetworkPrivateBridge:
+		// pot needs an address (alias) or a bridge name (private-bridge)
+		// that no task config key carries yet: refuse rather than let
+		// prepare fail halfway.
+		return nil, fmt.Errorf("invalid task config: network_mode %q is not supported yet (it needs an address or bridge the task config cannot give)", s.NetworkMode)
+	}
+
+	// Ports: the job's port_map (label -> port in the jail) and the group
+	// network's `to`, exported from the host port Nomad allocated.
+	ports, err := exportedPorts(cfg, s)
+	if err != nil {
+		return nil, err
+	}
+	if len(ports) > 0 && !p.hasAddress {
+		return nil, fmt.Errorf("invalid task config: port_map needs network_mode public-bridge or private-bridge, not %s", s.NetworkMode)
+	}
+	for label, port := range ports {
+		p.prepare.Ports = append(p.prepare.Ports, port)
+		p.portMap[label] = int(port.PotPort)
+	}
+	sort.Slice(p.prepare.Ports, func(i, j int) bool { return p.prepare.Ports[i].PotPort < p.prepare.Ports[j].PotPort })
+
+	// The task's directories, at the paths Nomad's env names for an
+	// image-isolated task.
+	if cfg.AllocDir != "" {
+		taskDir := cfg.TaskDir()
+		for _, m := range []struct{ host, jail string }{
+			{taskDir.SharedAllocDir, "/alloc"},
+			{taskDir.LocalDir, "/local"},
+			{taskDir.SecretsDir, "/secrets"},
+		} {
+			p.mounts = append(p.mounts, pot.MountOptions{HostDir: m.host, JailPath: m.jail})
+		}
+	}
+	for _, m := range s.Mounts {
+		p.mounts = append(p.mounts, pot.MountOptions{HostDir: m.HostPath, JailPath: m.JailPath, ReadOnly: m.ReadOnly})
+	}
+	// Nomad's own mounts (host volumes): honoured when pot can, refused
+	// otherwise, since Nomad never learns our MountConfigs capability.
+	for i, m := range cfg.Mounts {
+		if m == nil {
+			continue
+		}
+		if m.PropagationMode != "" && m.PropagationMode != structs.VolumeMountPropagationPrivate {
+			return nil, fmt.Errorf("volume_mount %d (%s): propagation_mode %q is not supported by pot's nullfs mounts", i, m.TaskPath, m.PropagationMode)
+		}
+		if m.SELinuxLabel != "" {
+			return nil, fmt.Errorf("volume_mount %d (%s): selinux_label is not supported on FreeBSD", i, m.TaskPath)
+		}
+		if !filepath.IsAbs(m.HostPath) || !strings.HasPrefix(m.TaskPath, "/") {
+			return nil, fmt.Errorf("volume_mount %d: host path %q and task path %q must be absolute", i, m.HostPath, m.TaskPath)
+		}
+		p.mounts = append(p.mounts, pot.MountOptions{HostDir: m.HostPath, JailPath: filepath.Clean(m.TaskPath), ReadOnly: m.Readonly})
+	}
+	if len(cfg.Devices) > 0 {
+		return nil, fmt.Errorf("devices are not supported by the pot driver")
+	}
+	for _, c := range s.Copies {
+		p.copies = append(p.copies, pot.CopyOptions{Source: c.Src, Destination: c.Dest, CreateParents: true})
+	}
+	for _, h := range s.ExtraHosts {
+		p.hosts = append(p.hosts, pot.Host{Name: h.Name, IP: h.IP.String()})
+	}
+	hasStopTimeout := false
+	for _, a := range s.Attributes {
+		p.attributes = append(p.attributes, [2]string{a.Name, a.Value})
+		hasStopTimeout = hasStopTimeout || a.Name == "stop_timeout"
+	}
+	if !hasStopTimeout {
+		p.attributes = append(p.attributes, [2]string{"stop_timeout", strconv.Itoa(int(stopEscalation / time.Second))})
+	}
+
+	// The task's environment, passed on literally. A value pot cannot
+	// carry is an error naming the variable.
+	keys := make([]string, 0, len(cfg.Env))
+	for k := range cfg.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if _, err := pot.EnvAssignment(k, cfg.Env[k]); err != nil {
+			return nil, fmt.Errorf("task environment: %w", err)
+		}
+		p.env = append(p.env, pot.EnvVar{Name: k, Value: cfg.Env[k]})
+	}
+	return p, nil
+}
+
+// exportedPorts maps port labels to the ports to export: the job's
+// port_map first, then every group port with a `to`.
+func exportedPorts(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (map[string]pot.Port, error) {
+	var allocated structs.AllocatedPorts
+	if cfg.Resources != nil && cfg.Resources.Ports != nil {
+		allocated = *cfg.Resources.Ports
+	}
+	out := map[string]pot.Port{}
+	for label, jailPort := range s.PortMap {
+		ap, ok := allocated.Get(label)
+		if !ok {
+			return nil, fmt.Errorf("invalid task config: port_map label %q is not a port of the group's network block", label)
+		}
+		out[label] = pot.Port{PotPort: jailPort, HostPort: uint16(ap.Value)}
+	}
+	if s.NetworkMode == hclspec.NetworkPublicBridge || s.NetworkMode == hclspec.NetworkPrivateBridge {
+		for _, ap := range allocated {
+			if _, ok := out[ap.Label]; ok || ap.To <= 0 {
+				continue
+			}
+			out[ap.Label] = pot.Port{PotPort: uint16(ap.To), HostPort: uint16(ap.Value)}
+		}
+	}
+	return out, nil
+}
+
+var unsafeNameChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// potNameParts derives prepare's -n and -a. The pot is NAME_ALLOC:
+// JOB_TASK (sanitized and shortened, for people reading `pot ls`) and
+// ALLOCID_XXXXXXXX (the alloc ID and the last part of the task ID, which
+// is new on every start), so every task start gets a name of its own that
+// leads back to its job, task and alloc.
+func potNameParts(cfg *drivers.TaskConfig) (name, alloc string) {
+	clean := func(s string, max int) string {
+		s = strings.Trim(unsafeNameChars.ReplaceAllString(s, "-"), "-")
+		if len(s) > max {
+			s = s[:max]
+		}
+		if s == "" {
+			s = "x"
+		}
+		return s
+	}
+	job := cfg.JobID
+	if job == "" {
+		job = cfg.JobName
+	}
+	name = clean(job, 24) + "_" + clean(cfg.Name, 24)
+	suffix := cfg.ID
+	if i := strings.LastIndexByte(suffix, '/'); i >= 0 {
+		suffix = suffix[i+1:]
+	}
+	alloc = clean(cfg.AllocID, 36) + "_" + clean(suffix, 16)
+	return name, alloc
+}
+
+func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.TaskHandle, _ *drivers.DriverNetwork, err error) {
+	client := d.potClient()
+	ctx, cancel := context.WithCancel(d.ctx)
+	defer cancel()
+
+	if names, lerr := client.List(ctx); lerr == nil && !contains(names, p.image) {
+		d.emit(cfg, fmt.Sprintf("Importing image %s tag %s from %s", p.prepare.Image, p.prepare.Tag, p.prepare.URL))
+	}
+	if _, err := client.Prepare(ctx, p.prepare); err != nil {
+		// prepare may have got as far as creating the pot.
+		d.cleanupPot(p.potName)
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			d.cleanupPot(p.potName)
+		}
+	}()
+
+	for _, m := range p.mounts {
+		if err := client.MountIn(ctx, p.potName, m); err != nil {
+			return nil, nil, fmt.Errorf("mounting %s at %s: %w", m.HostDir, m.JailPath, err)
+		}
+	}
+	for _, c := range p.copies {
+		if err := client.CopyIn(ctx, p.potName, c); err != nil {
+			return nil, nil, fmt.Errorf("copying %s to %s: %w", c.Source, c.Destination, err)
+		}
+	}
+	if err := client.SetEnv(ctx, p.potName, p.env); err != nil {
+		return nil, nil, fmt.Errorf("setting the environment: %w", err)
+	}
+	if err := client.SetHosts(ctx, p.potName, p.hosts); err != nil {
+		return nil, nil, fmt.Errorf("setting extra_hosts: %w", err)
+	}
+	for _, a := range p.attributes {
+		if err := client.SetAttribute(ctx, p.potName, a[0], a[1]); err != nil {
+			return nil, nil, fmt.Errorf("setting attribute %s: %w", a[0], err)
+		}
+	}
+
+	var network *drivers.DriverNetwork
+	if p.hasAddress {
+		info, err := client.Info(ctx, p.potName)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading the pot's address: %w", err)
+		}
+		ips := info.IPs()
+		if len(ips) == 0 {
+			return nil, nil, fmt.Errorf("pot %s has no address", p.potName)
+		}
+		network = &drivers.DriverNetwork{IP: ips[0], PortMap: p.portMap}
+	}
+
+	proc, err := d.startWithLogs(client, cfg, p.potName)
+	if err != nil {
+		return nil, nil, err
+	}
+
+	startedAt := time.Now()
+	h := newTaskHandle(cfg, p.potName, proc, startedAt, network, d.logger)
+	handle := drivers.NewTaskHandle(taskHandleVersion)
+	handle.Config = cfg
+	handle.State = drivers.TaskStateRunning
+	state := TaskState{TaskConfig: cfg, PotName: p.potName, Pid: proc.Pid(), StartedAt: startedAt, Network: network}
+	if err := handle.SetDriverState(&state); err != nil {
+		d.stopJail(h)
+		return nil, nil, fmt.Errorf("saving the driver state: %w", err)
+	}
+	d.tasks.add(h)
+	h.logger.Info("pot started", "pid", proc.Pid())
+	return handle, network, nil
+}
+
+// startWithLogs runs `pot start` with its stdout and stderr going straight
+// into Nomad's log fifos, so the task's output keeps reaching Nomad while
+// the plugin restarts.
+func (d *Driver) startWithLogs(client *pot.Client, cfg *drivers.TaskConfig, potName string) (*pot.Process, error) {
+	stdout, err := openLogFifo(cfg.StdoutPath)
+	if err != nil {
+		return nil, err
+	}
+	defer stdout.Close()
+	stderr, err := openLogFifo(cfg.StderrPath)
+	if err != nil {
+		return nil, err
+	}
+	defer stderr.Close()
+	// The child has its own copies of the fifos; ours are closed on return.
+	return client.Start(potName, pot.StartOptions{Stdout: stdout, Stderr: stderr})
+}
+
+func openLogFifo(path string) (*os.File, error) {
+	if path == "" {
+		return os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	}
+	w, err := fifo.OpenWriter(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening log fifo %s: %w", path, err)
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		w.Close()
+		return nil, errors.New("log fifo is not a file")
+	}
+	return f, nil
+}
+
+// cleanupPot removes a pot a failed start left behind.
+func (d *Driver) cleanupPot(name string) {
+	if err := d.destroyPot(name); err != nil {
+		d.logger.Error("removing the pot of a failed start", "pot", name, "error", err)
+	}
+}
+
+func (d *Driver) emit(cfg *drivers.TaskConfig, msg string) {
+	_ = d.eventer.EmitEvent(&drivers.TaskEvent{
+		TaskID:    cfg.ID,
+		TaskName:  cfg.Name,
+		AllocID:   cfg.AllocID,
+		Timestamp: time.Now(),
+		Message:   msg,
+	})
+}

@@ -1,0 +1,218 @@
+package hclspec
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/bsdpot/nomad-pot-driver/pot"
+)
+
+// TaskSettings is a validated task config. Every string in it passed
+// pot.CheckValue (no newline, carriage return or NUL); paths are absolute
+// and clean.
+type TaskSettings struct {
+	// ImageURL is the image key as given (pot prepare -U).
+	ImageURL string
+	// Image is the pot key: the image name (pot prepare -p).
+	Image string
+	// Tag is the image tag (pot prepare -t).
+	Tag string
+	// Argv is command followed by args; nil when the job sets no command,
+	// so the image's own command runs.
+	Argv []string
+	// PortMap maps a port label to the port inside the jail; nil when
+	// the job sets none.
+	PortMap map[string]uint16
+	// NetworkMode is never empty ("host" is NetworkInherit).
+	NetworkMode NetworkMode
+	// Mounts are the mount entries, then the mount_read_only entries,
+	// each in job order. No two share a JailPath.
+	Mounts []Mount
+	// Copies are the copy entries in job order.
+	Copies []Copy
+	// ExtraHosts are the extra_hosts entries in job order.
+	ExtraHosts []Host
+	// Attributes are the attributes in job order, each name at most once.
+	Attributes []Attribute
+}
+
+// PortLabels returns the PortMap labels sorted, for a stable order.
+func (s *TaskSettings) PortLabels() []string {
+	labels := make([]string, 0, len(s.PortMap))
+	for l := range s.PortMap {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	return labels
+}
+
+// Validate checks every value of the task config and returns the typed
+// settings, or an error listing every problem found (up to a limit), each
+// naming its key and value.
+func (c *TaskConfig) Validate() (*TaskSettings, error) {
+	if c == nil {
+		return nil, errors.New("no task config")
+	}
+	var errs errList
+	s := &TaskSettings{}
+
+	// image, pot, tag
+	if _, err := ParseImageURL(c.Image); err != nil {
+		errs.add(fieldErr("image", c.Image, err))
+	} else {
+		s.ImageURL = c.Image
+	}
+	if err := CheckName(c.Pot); err != nil {
+		errs.add(fieldErr("pot", c.Pot, err))
+	} else {
+		s.Image = c.Pot
+	}
+	if err := CheckName(c.Tag); err != nil {
+		errs.add(fieldErr("tag", c.Tag, err))
+	} else {
+		s.Tag = c.Tag
+	}
+
+	// command, args
+	argvOK := true
+	switch {
+	case c.Command == "" && len(c.Args) > 0:
+		errs.add(fieldErr("command", c.Command, errors.New("required when args are given")))
+		argvOK = false
+	case c.Command != "":
+		if err := pot.CheckValue(c.Command); err != nil {
+			errs.add(fieldErr("command", c.Command, err))
+			argvOK = false
+		} else if strings.HasPrefix(c.Command, "-") {
+			errs.add(fieldErr("command", c.Command, errors.New("may not start with '-' (the jail's sh would run it as `exec -…`)")))
+			argvOK = false
+		} else if hasSpace(c.Command) {
+			errs.add(fieldErr("command", c.Command, errors.New(
+				"contains whitespace: command is one program path, not split; put each argument in args")))
+			argvOK = false
+		}
+	}
+	for i, a := range c.Args {
+		if err := pot.CheckValue(a); err != nil {
+			errs.add(fieldErr(idx("args", i), a, err))
+			argvOK = false
+		}
+	}
+	if argvOK && c.Command != "" {
+		argv := make([]string, 0, 1+len(c.Args))
+		argv = append(argv, c.Command)
+		argv = append(argv, c.Args...)
+		cl, err := pot.CommandLine(argv)
+		switch {
+		case err != nil:
+			errs.add(fieldErr("command", c.Command, err))
+		case len(cl) > MaxCommandLine:
+			errs.add(fmt.Errorf("command and args: the command line of %d bytes is longer than %d", len(cl), MaxCommandLine))
+		default:
+			s.Argv = argv
+		}
+	}
+
+	// port_map, network_mode
+	if len(c.PortMap) > 0 {
+		s.PortMap = make(map[string]uint16, len(c.PortMap))
+		labels := make([]string, 0, len(c.PortMap))
+		for l := range c.PortMap {
+			labels = append(labels, l)
+		}
+		sort.Strings(labels)
+		for _, l := range labels {
+			key := "port_map[" + quoteValue(l) + "]"
+			if err := CheckPortLabel(l); err != nil {
+				errs.add(fieldErr(key, c.PortMap[l], err))
+				continue
+			}
+			p, err := ParsePort(c.PortMap[l])
+			if err != nil {
+				errs.add(fieldErr(key, c.PortMap[l], err))
+				continue
+			}
+			s.PortMap[l] = p
+		}
+	}
+	if nm, err := ParseNetworkMode(c.NetworkMode); err != nil {
+		errs.add(fieldErr("network_mode", c.NetworkMode, err))
+	} else {
+		s.NetworkMode = nm
+	}
+
+	// mount, mount_read_only
+	jailPaths := map[string]string{}
+	addMounts := func(key string, list []string, ro bool) {
+		for i, v := range list {
+			k := idx(key, i)
+			m, err := ParseMount(v, ro)
+			if err != nil {
+				errs.add(fieldErr(k, v, err))
+				continue
+			}
+			if prev, dup := jailPaths[m.JailPath]; dup {
+				errs.add(fieldErr(k, v, fmt.Errorf("jail path %s is already mounted by %s", m.JailPath, prev)))
+				continue
+			}
+			jailPaths[m.JailPath] = k
+			s.Mounts = append(s.Mounts, m)
+		}
+	}
+	addMounts("mount", c.Mount, false)
+	addMounts("mount_read_only", c.MountReadOnly, true)
+
+	// copy
+	for i, v := range c.Copy {
+		cp, err := ParseCopy(v)
+		if err != nil {
+			errs.add(fieldErr(idx("copy", i), v, err))
+			continue
+		}
+		s.Copies = append(s.Copies, cp)
+	}
+
+	// extra_hosts
+	for i, v := range c.ExtraHosts {
+		h, err := ParseHost(v)
+		if err != nil {
+			errs.add(fieldErr(idx("extra_hosts", i), v, err))
+			continue
+		}
+		s.ExtraHosts = append(s.ExtraHosts, h)
+	}
+
+	// attributes
+	seen := map[string]string{}
+	for i, v := range c.Attributes {
+		k := idx("attributes", i)
+		a, err := ParseAttribute(v)
+		if err != nil {
+			errs.add(fieldErr(k, v, err))
+			continue
+		}
+		if prev, dup := seen[a.Name]; dup {
+			errs.add(fieldErr(k, v, fmt.Errorf("attribute %s %w (also in %s)", a.Name, errDuplicate, prev)))
+			continue
+		}
+		seen[a.Name] = k
+		s.Attributes = append(s.Attributes, a)
+	}
+
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func idx(key string, i int) string {
+	var b strings.Builder
+	b.WriteString(key)
+	b.WriteByte('[')
+	b.WriteString(strconv.Itoa(i))
+	b.WriteByte(']')
+	return b.String()
+}
