@@ -48,9 +48,9 @@ var pluginInfo = &base.PluginInfoResponse{
 // MountConfigs field never reaches Nomad over gRPC, so StartTask refuses
 // mounts it cannot honour itself.
 var capabilities = &drivers.Capabilities{
-	SendSignals: true,
-	Exec:        true,
-	FSIsolation: fsisolation.Image,
+	SendSignals:  true,
+	Exec:         true,
+	FSIsolation:  fsisolation.Image,
 	MountConfigs: drivers.MountConfigSupportAll,
 }
 

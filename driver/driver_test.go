@@ -187,4 +187,3 @@ func logContains(t *testing.T, cfg *drivers.TaskConfig, stream, want string) {
 	}
 	t.Fatalf("%s log %s: want %q, have %q", stream, path, want, got)
 }
-

@@ -162,4 +162,3 @@ func runWithPty(ctx context.Context, cmd *exec.Cmd, o *drivers.ExecOptions) erro
 	wg.Wait()
 	return err
 }
-

@@ -278,4 +278,3 @@ func TestSameTaskNameInTwoAllocs(t *testing.T) {
 		t.Fatalf("pots left behind: %v", pots)
 	}
 }
-
