@@ -63,7 +63,8 @@ func newTestEnv(t *testing.T) *testEnv {
 	// potsim is started by the driver, which passes its own environment on.
 	t.Setenv("POTSIM_ROOT", root)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/"+pot.ImageName(testImage, testTag)+".xz" {
+		// pot fetches IMAGE_TAG.xz with the tag's dots kept.
+		if strings.HasPrefix(r.URL.Path, "/"+testImage+"_"+testTag+".xz") {
 			_, _ = w.Write([]byte("image"))
 			return
 		}

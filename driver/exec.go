@@ -7,7 +7,6 @@ import (
 	"io"
 	"os/exec"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/armon/circbuf"
@@ -118,6 +117,10 @@ func runWithPipes(cmd *exec.Cmd, o *drivers.ExecOptions) error {
 	return cmd.Run()
 }
 
+// ptyDrain is how long output the exec's lead process left in the pty is
+// read after it exited.
+const ptyDrain = 250 * time.Millisecond
+
 func runWithPty(ctx context.Context, cmd *exec.Cmd, o *drivers.ExecOptions) error {
 	ptmx, tty, err := pty.Open()
 	if err != nil {
@@ -132,7 +135,6 @@ func runWithPty(ctx context.Context, cmd *exec.Cmd, o *drivers.ExecOptions) erro
 	}
 	tty.Close()
 
-	var wg sync.WaitGroup
 	resizeCtx, stopResize := context.WithCancel(ctx)
 	defer stopResize()
 	go func() {
@@ -151,14 +153,18 @@ func runWithPty(ctx context.Context, cmd *exec.Cmd, o *drivers.ExecOptions) erro
 	if o.Stdin != nil {
 		go func() { _, _ = io.Copy(ptmx, o.Stdin) }()
 	}
-	wg.Add(1)
+	copied := make(chan struct{})
 	go func() {
-		defer wg.Done()
-		// Reading the pty master ends with EIO once the command and every
-		// process holding the terminal have gone.
+		defer close(copied)
 		_, _ = io.Copy(o.Stdout, ptmx)
 	}()
 	err = cmd.Wait()
-	wg.Wait()
+	// Like `docker exec -t`, the exec ends with its lead process: output
+	// already written is drained, but background children that keep the
+	// terminal open are not waited for.
+	select {
+	case <-copied:
+	case <-time.After(ptyDrain):
+	}
 	return err
 }

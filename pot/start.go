@@ -123,7 +123,13 @@ func (p *Process) finish(st ExitStatus, err error) {
 func (p *Process) waitOwned() {
 	err := p.cmd.Wait()
 	if err == nil {
-		p.finish(ExitStatus{Code: 0}, nil)
+		// pot start also exits 0 when `pot stop` ended the command (its
+		// status was "stopping"): last-run-stats has the command's code.
+		st, serr := p.lastRunStatus()
+		if serr != nil {
+			st = ExitStatus{Code: 0}
+		}
+		p.finish(st, nil)
 		return
 	}
 	var ee *exec.ExitError
