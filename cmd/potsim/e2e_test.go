@@ -1,0 +1,320 @@
+package main
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The test binary doubles as potsim (POTSIM_TEST_MAIN=1) and as a small TCP
+// echo server to run inside a pot (ECHO_LISTEN=ADDR).
+func TestMain(m *testing.M) {
+	if os.Getenv("POTSIM_TEST_MAIN") == "1" || (len(os.Args) > 1 && os.Args[1] == jailExecCmd) {
+		os.Exit(run(os.Args[1:]))
+	}
+	if addr := os.Getenv("ECHO_LISTEN"); addr != "" {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		fmt.Println("listening")
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				os.Exit(3)
+			}
+			go func() { _, _ = io.Copy(c, c); c.Close() }()
+		}
+	}
+	os.Exit(m.Run())
+}
+
+type potsimEnv struct {
+	t    *testing.T
+	root string
+	log  string
+}
+
+func newPotsimEnv(t *testing.T) *potsimEnv {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("needs /proc")
+	}
+	d := t.TempDir()
+	return &potsimEnv{t: t, root: filepath.Join(d, "root"), log: filepath.Join(d, "calls")}
+}
+
+func (e *potsimEnv) cmd(args ...string) *exec.Cmd {
+	c := exec.Command(os.Args[0], args...)
+	c.Env = append(os.Environ(), "POTSIM_TEST_MAIN=1", "POTSIM_ROOT="+e.root, "POTSIM_CALL_LOG="+e.log)
+	return c
+}
+
+// pot runs potsim and returns stdout, stderr and the exit status.
+func (e *potsimEnv) pot(args ...string) (string, string, int) {
+	e.t.Helper()
+	c := e.cmd(args...)
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	err := c.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("potsim %q: %v", args, err)
+	}
+	return out.String(), errb.String(), code
+}
+
+func (e *potsimEnv) must(args ...string) string {
+	e.t.Helper()
+	out, errs, code := e.pot(args...)
+	if code != 0 {
+		e.t.Fatalf("potsim %q: exit %d\nstdout: %s\nstderr: %s", args, code, out, errs)
+	}
+	return out
+}
+
+func writeTarImage(t *testing.T, path string, files map[string]string) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, body := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timeout waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestEndToEndBatch(t *testing.T) {
+	e := newPotsimEnv(t)
+	imgDir := t.TempDir()
+	writeTarImage(t, filepath.Join(imgDir, "img_1.2.xz"), map[string]string{"hello.txt": "from image\n"})
+	url := "file://" + imgDir
+
+	if out := e.must("version", "-q"); out != "0.16.0\n" {
+		t.Errorf("version -q = %q", out)
+	}
+	if out := e.must("config", "-q", "-g", "fs_root"); strings.TrimSpace(out) != e.root {
+		t.Errorf("fs_root = %q", out)
+	}
+	cmd := `'/bin/sh' '-c' 'echo "A=$A" "$_POT_NAME"; cat hello.txt; echo err >&2; exit 3'`
+	e.must("prepare", "-U", url, "-p", "img", "-t", "1.2", "-a", "a.1", "-n", "job", "-c", cmd, "-N", "inherit")
+	if out := e.must("ls", "-q"); out != "img_1_2\njob_a_1\n" {
+		t.Errorf("ls -q = %q", out)
+	}
+	e.must("set-env", "-p", "job_a_1", "-E", `A=\$x "q" `+"\\`")
+	out, errs, code := e.pot("start", "-p", "job_a_1")
+	if code != 125 {
+		t.Fatalf("start exit %d, want 125\n%s%s", code, out, errs)
+	}
+	wantOut := "===>  Starting the pot job_a_1\nA=$x \"q\" ` job_a_1\nfrom image\n###>  job_a_1 reported application error\n"
+	if out != wantOut || errs != "err\n" {
+		t.Errorf("start stdout %q stderr %q", out, errs)
+	}
+	if out := e.must("last-run-stats", "-p", "job_a_1"); out != "{ \"ExitCode\": 3 }\n" {
+		t.Errorf("last-run-stats = %q", out)
+	}
+	if out := e.must("last-run-stats", "-p", "img_1_2"); out != "{}\n" {
+		t.Errorf("last-run-stats of a pot that never ran = %q", out)
+	}
+	if _, _, code := e.pot("info", "-q", "-r", "-p", "job_a_1"); code != 1 {
+		t.Errorf("info -r of a stopped pot: %d", code)
+	}
+
+	// The image is imported once: a second prepare works without it.
+	if err := os.Remove(filepath.Join(imgDir, "img_1.2.xz")); err != nil {
+		t.Fatal(err)
+	}
+	e.must("prepare", "-U", url, "-p", "img", "-t", "1.2", "-a", "b", "-n", "job", "-c", "true")
+	if _, _, code := e.pot("prepare", "-U", url, "-p", "img", "-t", "1.2", "-a", "b", "-n", "job"); code != 1 {
+		t.Errorf("prepare of an existing pot: exit %d", code)
+	}
+	if _, errs, code := e.pot("prepare", "-U", url, "-p", "other", "-t", "1", "-a", "c", "-n", "job"); code != 1 || !strings.Contains(errs, url+"/other_1.xz") {
+		t.Errorf("prepare of a missing image: exit %d, stderr %q", code, errs)
+	}
+	if _, _, code := e.pot("start", "-p", "job_b"); code != 0 {
+		t.Errorf("start of `true`: exit %d", code)
+	}
+
+	e.must("destroy", "-F", "-p", "job_a_1")
+	e.must("destroy", "-p", "job_b", "-F")
+	e.must("destroy", "-p", "img_1_2")
+	if out := e.must("ls", "-q"); out != "" {
+		t.Errorf("ls -q after destroy = %q", out)
+	}
+	if _, _, code := e.pot("destroy", "-p", "img_1_2"); code != 1 {
+		t.Errorf("destroy of a missing pot: exit %d", code)
+	}
+	calls, _ := os.ReadFile(e.log)
+	if n := strings.Count(string(calls), "prepare\n"); n != 4 {
+		t.Errorf("call log has %d prepare lines:\n%s", n, calls)
+	}
+}
+
+func TestEndToEndService(t *testing.T) {
+	e := newPotsimEnv(t)
+	imgDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(imgDir, "svc_1.xz"), []byte("opaque"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostPort := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+
+	self, _ := filepath.Abs(os.Args[0])
+	e.must("prepare", "-U", "file://"+imgDir, "-p", "svc", "-t", "1", "-a", "x", "-n", "svc",
+		"-c", shSingleQuote(self), "-N", "public-bridge", "-i", "auto", "-e", fmt.Sprintf("7777:%d", hostPort))
+	env := e.must("info", "-E", "-p", "svc_x")
+	if env != "export _POT_NAME=svc_x\nexport _POT_IP=127.192.0.2\n" {
+		t.Errorf("info -E = %q", env)
+	}
+	e.must("set-env", "-p", "svc_x", "-E", "ECHO_LISTEN=127.192.0.2:7777")
+	e.must("set-attribute", "-p", "svc_x", "-A", "stop_timeout", "-V", "2")
+
+	start := e.cmd("start", "-p", "svc_x")
+	stdout, _ := start.StdoutPipe()
+	start.Stderr = os.Stderr
+	if err := start.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	for lines.Scan() {
+		if lines.Text() == "listening" {
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	if _, _, code := e.pot("info", "-q", "-r", "-p", "svc_x"); code != 0 {
+		t.Errorf("info -r of a running pot: %d", code)
+	}
+	if out := e.must("ps", "-q"); out != "svc_x\n" {
+		t.Errorf("ps -q = %q", out)
+	}
+	if out := e.must("info", "-E", "-p", "svc_x"); !strings.Contains(out, "export _POT_JID=") {
+		t.Errorf("info -E of a running pot = %q", out)
+	}
+
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", hostPort), 5*time.Second)
+	if err != nil {
+		t.Fatalf("forwarded port: %v", err)
+	}
+	_, _ = c.Write([]byte("ping\n"))
+	reply, _ := bufio.NewReader(c).ReadString('\n')
+	c.Close()
+	if reply != "ping\n" {
+		t.Errorf("echo through the forwarded port = %q", reply)
+	}
+
+	var rss struct {
+		ResourceUsage struct {
+			MemoryStats struct{ RSS, Swap int64 }
+			CpuStats    struct {
+				TotalTicks float64
+				Percent    int64
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(e.must("get-rss", "-p", "svc_x", "-J")), &rss); err != nil {
+		t.Fatalf("get-rss -J: %v", err)
+	}
+	if rss.ResourceUsage.MemoryStats.RSS <= 0 {
+		t.Errorf("RSS = %d", rss.ResourceUsage.MemoryStats.RSS)
+	}
+
+	out, _, code := e.pot("exec", "-p", "svc_x", "-e", "V=1", "/bin/sh", "-c", `echo "$V $USER"; exit 7`)
+	if code != 7 || out != "1 root\n" {
+		t.Errorf("exec: exit %d, %q", code, out)
+	}
+	if _, _, code := e.pot("signal", "-p", "svc_x", "-s", "NOSIG"); code != 1 {
+		t.Errorf("signal with a bad name: exit %d", code)
+	}
+	e.must("signal", "-p", "svc_x", "-s", "SIGTERM")
+	waitErr := start.Wait()
+	if ee, ok := waitErr.(*exec.ExitError); !ok || ee.ExitCode() != 125 {
+		t.Errorf("start after SIGTERM: %v", waitErr)
+	}
+	if out := e.must("last-run-stats", "-p", "svc_x"); out != "{ \"ExitCode\": 143 }\n" {
+		t.Errorf("last-run-stats = %q", out)
+	}
+	waitFor(t, "pot to stop", func() bool { _, _, code := e.pot("info", "-q", "-r", "-p", "svc_x"); return code == 1 })
+	if out := e.must("ps", "-q"); out != "" {
+		t.Errorf("ps -q = %q", out)
+	}
+	if _, _, code := e.pot("get-rss", "-p", "svc_x", "-J"); code != 1 {
+		t.Errorf("get-rss of a stopped pot: exit %d", code)
+	}
+	e.must("stop", "-p", "svc_x")
+	e.must("destroy", "-F", "-p", "svc_x")
+}
+
+func TestEndToEndStop(t *testing.T) {
+	e := newPotsimEnv(t)
+	imgDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(imgDir, "i_1.xz"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.must("prepare", "-U", "file://"+imgDir, "-p", "i", "-t", "1", "-a", "s", "-n", "p",
+		"-c", `/bin/sh -c 'sleep 100 & sleep 100; exit 0'`)
+	if _, _, code := e.pot("stop", "-p", "p_s"); code != 1 {
+		t.Errorf("stop of a pot that never started: exit %d", code)
+	}
+	if _, _, code := e.pot("stop", "-p", "nopot"); code != 0 {
+		t.Errorf("stop of no pot: exit %d", code)
+	}
+	start := e.cmd("start", "-p", "p_s")
+	if err := start.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "pot to run", func() bool { _, _, code := e.pot("info", "-q", "-r", "-p", "p_s"); return code == 0 })
+	if _, _, code := e.pot("start", "-p", "p_s"); code != 0 {
+		t.Errorf("start of a running pot: exit %d", code)
+	}
+	if _, _, code := e.pot("destroy", "-p", "p_s"); code != 1 {
+		t.Errorf("destroy of a running pot without -F: exit %d", code)
+	}
+	e.must("stop", "-p", "p_s")
+	if err := start.Wait(); err != nil {
+		t.Errorf("start after stop: %v", err)
+	}
+	if out := e.must("last-run-stats", "-p", "p_s"); out != "{ \"ExitCode\": 143 }\n" {
+		t.Errorf("last-run-stats = %q", out)
+	}
+	if _, _, code := e.pot("info", "-q", "-r", "-p", "p_s"); code != 1 {
+		t.Errorf("still running after stop")
+	}
+	e.must("stop", "-p", "p_s") // stopped -> stopping is allowed
+}

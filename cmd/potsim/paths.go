@@ -1,0 +1,178 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// The framework configuration potsim answers `pot config` with, in place of
+// pot.conf/pot.default.conf: the pot network is 127.192.0.0/16 so that every
+// pot address is a loopback address on Linux.
+const (
+	zfsRoot       = "zroot/pot"
+	potNetwork    = "127.192.0.0/16"
+	potNetmask    = "255.255.0.0"
+	potGateway    = "127.192.0.1"
+	potDNSName    = "dns"
+	potDNSIP      = "127.192.0.1"
+	networkStack  = "ipv4"
+	hostnameMaxLn = 64
+	defaultRoot   = "/var/lib/potsim"
+)
+
+// root is POT_FS_ROOT: $POTSIM_ROOT, default /var/lib/potsim.
+var root string
+
+// setupRoot finds the state root and creates its folders: potsim is always
+// "initialized" (pot needs `pot init` first).
+func setupRoot(cmd string) error {
+	r := os.Getenv("POTSIM_ROOT")
+	if r == "" {
+		r = defaultRoot
+	}
+	abs, err := filepath.Abs(r)
+	if err != nil {
+		return fmt.Errorf("POTSIM_ROOT %q: %v", r, err)
+	}
+	root = filepath.Clean(abs)
+	for _, d := range []string{root, jailsDir(), tmpDir(), cacheDir(), bridgesDir()} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("%s does not exist, please run 'pot init' (%v)", root, err)
+		}
+	}
+	return nil
+}
+
+func jailsDir() string            { return filepath.Join(root, "jails") }
+func tmpDir() string              { return filepath.Join(root, "tmp") }
+func cacheDir() string            { return filepath.Join(root, "cache") }
+func bridgesDir() string          { return filepath.Join(root, "bridges") }
+func jailDir(name string) string  { return filepath.Join(jailsDir(), name) }
+func confDir(name string) string  { return filepath.Join(jailDir(name), "conf") }
+func confFile(name string) string { return filepath.Join(confDir(name), "pot.conf") }
+func fscompFile(name string) string {
+	return filepath.Join(confDir(name), "fscomp.conf")
+}
+func mDir(name string) string { return filepath.Join(jailDir(name), "m") }
+func lastRunStatsFile(name string) string {
+	return filepath.Join(confDir(name), ".last_run_stats")
+}
+
+// mainPidFile is pot's /tmp/pot_main_pid_NAME, relocated under the root.
+func mainPidFile(name string) string { return filepath.Join(tmpDir(), "pot_main_pid_"+name) }
+
+// statusFile is pot's /tmp/pot_status_NAME.
+func statusFile(name string) string { return filepath.Join(tmpDir(), "pot_status_"+name) }
+
+// potLockFile is pot's /tmp/pot-lock-NAME, taken around status changes.
+func potLockFile(name string) string { return filepath.Join(tmpDir(), "pot-lock-"+name) }
+
+// globalLockFile is pot's /tmp/pot-lock-file: create, import, clone,
+// prepare and copy-in run one at a time.
+func globalLockFile() string { return filepath.Join(tmpDir(), "pot-lock-file") }
+
+// jailStateFile holds what potsim knows of a running "jail" (process groups,
+// the pid of potsim start, forwarded ports).
+func jailStateFile(name string) string { return filepath.Join(tmpDir(), "potsim_jail_"+name+".json") }
+
+func isDir(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}
+
+func isReadable(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
+}
+
+func fileExists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// safeName refuses names that would leave the jails folder. pot itself
+// would happily build such paths; potsim refuses them as "not found".
+func safeName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.ContainsAny(name, "/\x00")
+}
+
+// withLock runs fn holding an exclusive flock on path (pot uses lockf).
+func withLock(path string, fn func()) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err == nil {
+		for {
+			err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+			if err != syscall.EINTR {
+				break
+			}
+		}
+		defer func() {
+			_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			f.Close()
+		}()
+	}
+	fn()
+}
+
+// lockGlobal takes pot's global lock for the rest of the process, as
+// `lockf -k /tmp/pot-lock-file pot CMD` does.
+func lockGlobal() {
+	if globalLock != nil {
+		return // nested pot-cmd: the lock is already held
+	}
+	f, err := os.OpenFile(globalLockFile(), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return
+	}
+	for syscall.Flock(int(f.Fd()), syscall.LOCK_EX) == syscall.EINTR {
+	}
+	// Kept open (and locked) until the process exits. The descriptor is
+	// close-on-exec, so the jail's processes do not inherit the lock.
+	globalLock = f
+}
+
+var globalLock *os.File
+
+// unlockGlobal releases the global lock early (prepare -s starts the pot
+// in the foreground and must not hold it while the pot runs).
+func unlockGlobal() {
+	if globalLock != nil {
+		_ = syscall.Flock(int(globalLock.Fd()), syscall.LOCK_UN)
+		globalLock.Close()
+		globalLock = nil
+	}
+}
+
+// writeFileAtomic replaces path with data (like sed -i: a new file moved in).
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err != nil {
+		return err
+	}
+	name := tmp.Name()
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(name)
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(name)
+		return err
+	}
+	if st, err := os.Stat(path); err == nil {
+		perm = st.Mode().Perm()
+	}
+	_ = os.Chmod(name, perm)
+	if err := os.Rename(name, path); err != nil {
+		os.Remove(name)
+		return err
+	}
+	return nil
+}
