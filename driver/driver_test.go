@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -28,6 +29,16 @@ import (
 var potsimBin string
 
 func TestMain(m *testing.M) {
+	// Re-run as a task's web server (see webServerCmd): serve "hello" on
+	// the address given.
+	if len(os.Args) == 5 && os.Args[2] == "-webserver" {
+		addr := net.JoinHostPort(os.Args[3], os.Args[4])
+		err := http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintln(w, "hello from", os.Getenv("_POT_NAME"))
+		}))
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	dir, err := os.MkdirTemp("", "potsim-bin-")
 	if err != nil {
 		panic(err)

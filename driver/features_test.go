@@ -1,0 +1,201 @@
+package driver
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/nomad/nomad/structs"
+	"github.com/hashicorp/nomad/plugins/drivers"
+)
+
+func TestFingerprintHealth(t *testing.T) {
+	env := newTestEnv(t)
+	d, _ := env.newDriver()
+	fp := d.fingerprint(context.Background())
+	if fp.Health != drivers.HealthStateHealthy || fp.Attributes["driver.pot.version"] == nil {
+		t.Fatalf("potsim: %+v", fp)
+	}
+	if v, _ := fp.Attributes["driver.pot.version"].GetString(); v != "0.16.0" {
+		t.Fatalf("driver.pot.version = %q", v)
+	}
+
+	dir := t.TempDir()
+	script := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, c := range []struct {
+		bin    string
+		health drivers.HealthState
+		says   string
+	}{
+		{filepath.Join(dir, "missing"), drivers.HealthStateUndetected, "not found"},
+		{script("broken", "echo 'cannot read config' >&2; exit 1"), drivers.HealthStateUnhealthy, "cannot read config"},
+		{script("old", "echo 0.14.2"), drivers.HealthStateUnhealthy, "older than 0.15.0"},
+	} {
+		d.pot.Bin = c.bin
+		fp := d.fingerprint(context.Background())
+		if fp.Health != c.health || !strings.Contains(fp.HealthDescription, c.says) {
+			t.Errorf("%s: %s %q", filepath.Base(c.bin), fp.Health, fp.HealthDescription)
+		}
+	}
+}
+
+func TestFingerprintStream(t *testing.T) {
+	env := newTestEnv(t)
+	_, h := env.newDriver()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := h.Fingerprint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case fp := <-ch:
+		if fp.Health != drivers.HealthStateHealthy {
+			t.Fatalf("first fingerprint: %+v", fp)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no fingerprint at once")
+	}
+}
+
+func TestEnvAndFilesReachTheJail(t *testing.T) {
+	env := newTestEnv(t)
+	_, h := env.newDriver()
+	hostDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(hostDir, "greeting"), []byte("hello from the host"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	volDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(volDir, "vol"), []byte("volume"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// potsim runs the command with the pot's root as its working folder:
+	// jail paths are relative to it here.
+	cfg, tc := env.task("files", `printf '%s|' "$TRICKY"; cat greeting/greeting copied/greeting vol/vol; echo; cat etc/hosts; test -d local && test -d alloc && test -d secrets && echo dirs-ok`)
+	cfg.Env = map[string]string{"TRICKY": `$(echo pwned) ` + "`id` ; \"q\" 'q' \\"}
+	cfg.Mounts = []*drivers.MountConfig{{HostPath: volDir, TaskPath: "/vol", Readonly: true}}
+	tc.MountReadOnly = []string{hostDir + ":/greeting"}
+	tc.Copy = []string{filepath.Join(hostDir, "greeting") + ":/copied/greeting"}
+	tc.ExtraHosts = []string{"db.internal:10.1.2.3"}
+	start(t, h, cfg, tc)
+	res := waitResult(t, h, cfg.ID, 10*time.Second)
+	if res.ExitCode != 0 {
+		t.Fatalf("exit %+v", res)
+	}
+	logContains(t, cfg, "stdout", cfg.Env["TRICKY"]+"|hello from the hosthello from the hostvolume")
+	logContains(t, cfg, "stdout", "10.1.2.3")
+	logContains(t, cfg, "stdout", "dirs-ok")
+}
+
+func TestRefusedMounts(t *testing.T) {
+	env := newTestEnv(t)
+	_, h := env.newDriver()
+	cfg, tc := env.task("propagation", "true")
+	cfg.Mounts = []*drivers.MountConfig{{HostPath: t.TempDir(), TaskPath: "/data", PropagationMode: structs.VolumeMountPropagationBidirectional}}
+	encode(t, cfg, tc)
+	t.Cleanup(h.MkAllocDir(cfg, false))
+	if _, _, err := h.StartTask(cfg); err == nil || !strings.Contains(err.Error(), "propagation_mode") {
+		t.Fatalf("bidirectional mount: %v", err)
+	}
+	if pots := env.taskPots(); len(pots) != 0 {
+		t.Fatalf("pots left behind: %v", pots)
+	}
+}
+
+func TestImportEvent(t *testing.T) {
+	env := newTestEnv(t)
+	_, h := env.newDriver()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, err := h.TaskEvents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, tc := env.task("events", "true")
+	start(t, h, cfg, tc)
+	select {
+	case ev := <-events:
+		if ev.TaskID != cfg.ID || !strings.Contains(ev.Message, "Importing image "+testImage) {
+			t.Fatalf("event: %+v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no task event while the image was imported")
+	}
+}
+
+func TestBridgeNetworkAndPorts(t *testing.T) {
+	env := newTestEnv(t)
+	_, h := env.newDriver()
+	hostPort := freePort(t)
+	cfg, tc := env.task("web", "")
+	tc.NetworkMode = "public-bridge"
+	tc.PortMap = map[string]string{"http": "8080"}
+	// A tiny HTTP answer on the jail's own address, with the tools of a
+	// base system.
+	tc.Args = []string{"-c", `exec ` + webServerCmd + ` "$_POT_IP" 8080`}
+	cfg.Resources.Ports = &structs.AllocatedPorts{{Label: "http", Value: hostPort, HostIP: "127.0.0.1"}}
+	encode(t, cfg, tc)
+	t.Cleanup(h.MkAllocDir(cfg, true))
+	_, network, err := h.StartTask(cfg)
+	if err != nil {
+		t.Fatalf("StartTask: %v", err)
+	}
+	t.Cleanup(func() { _ = h.DestroyTask(cfg.ID, true) })
+	if network == nil || !strings.HasPrefix(network.IP, "127.192.") || network.PortMap["http"] != 8080 {
+		t.Fatalf("DriverNetwork: %+v", network)
+	}
+	for _, addr := range []string{net.JoinHostPort(network.IP, "8080"), fmt.Sprintf("127.0.0.1:%d", hostPort)} {
+		body := httpGet(t, "http://"+addr+"/")
+		if !strings.Contains(body, "hello") {
+			t.Fatalf("%s answered %q", addr, body)
+		}
+	}
+	st, err := h.InspectTask(cfg.ID)
+	if err != nil || st.NetworkOverride == nil || st.NetworkOverride.IP != network.IP {
+		t.Fatalf("InspectTask network: %+v %v", st, err)
+	}
+}
+
+// webServerCmd runs a one-shot-per-connection HTTP responder: the test
+// binary itself, re-run in the mode TestMain recognises.
+var webServerCmd = "'" + os.Args[0] + "' -test.run=^$ -webserver"
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			return string(b)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
