@@ -171,7 +171,7 @@ func TestStats(t *testing.T) {
 func TestRecoverRunningTask(t *testing.T) {
 	env := newTestEnv(t)
 	d1, h1 := env.newDriver()
-	cfg, tc := env.task("recover", `trap 'exit 9' USR1; echo ready; while :; do sleep 0.05; done`)
+	cfg, tc := env.task("recover", `trap 'echo after-recovery; exit 9' USR1; echo ready; while :; do sleep 0.05; done`)
 	handle := start(t, h1, cfg, tc)
 	logContains(t, cfg, "stdout", "ready")
 	// The first driver goes away; the jail keeps running.
@@ -201,6 +201,8 @@ func TestRecoverRunningTask(t *testing.T) {
 	if res.ExitCode != 9 {
 		t.Fatalf("recovered exit: %+v", res)
 	}
+	// The task's output still reaches Nomad's logs after the driver changed.
+	logContains(t, cfg, "stdout", "after-recovery")
 	t.Logf("recovered exit reported after %s", time.Since(begin))
 	if err := h2.DestroyTask(cfg.ID, true); err != nil {
 		t.Fatalf("DestroyTask: %v", err)
