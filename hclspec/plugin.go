@@ -25,6 +25,7 @@ var PluginConfigSpec = nhcl.NewObject(map[string]*nhcl.Spec{
 		nhcl.NewAttr("pot_bin", "string", false),
 		nhcl.NewLiteral(`"`+DefaultPotBin+`"`),
 	),
+	"consul": pluginConsulSpec,
 })
 
 // PluginConfig is the decoded plugin block (base.MsgPackDecode of
@@ -34,6 +35,9 @@ var PluginConfigSpec = nhcl.NewObject(map[string]*nhcl.Spec{
 type PluginConfig struct {
 	// PotBin is the absolute path of the pot executable.
 	PotBin string `codec:"pot_bin"`
+	// Consul, when set, is where pots whose task has a consul block are
+	// registered.
+	Consul *ConsulPluginConfig `codec:"consul"`
 }
 
 // DefaultPluginConfig is the configuration used when the agent gives none.
@@ -58,6 +62,11 @@ func (c *PluginConfig) Validate() error {
 	}
 	if cl := path.Clean(c.PotBin); cl != c.PotBin {
 		return fieldErr("pot_bin", c.PotBin, fmt.Errorf("must be a clean path (%q)", cl))
+	}
+	if c.Consul != nil {
+		if err := c.Consul.validate(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

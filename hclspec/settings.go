@@ -37,6 +37,8 @@ type TaskSettings struct {
 	ExtraHosts []Host
 	// Attributes are the attributes in job order, each name at most once.
 	Attributes []Attribute
+	// Consul is the driver's own Consul registration; nil when not asked.
+	Consul *ConsulSettings
 }
 
 // PortLabels returns the PortMap labels sorted, for a stable order.
@@ -200,6 +202,16 @@ func (c *TaskConfig) Validate() (*TaskSettings, error) {
 		}
 		seen[a.Name] = k
 		s.Attributes = append(s.Attributes, a)
+	}
+
+	// consul
+	if c.Consul != nil {
+		cs, err := c.Consul.validate()
+		if err != nil {
+			errs.add(err)
+		} else {
+			s.Consul = cs
+		}
 	}
 
 	if err := errs.err(); err != nil {

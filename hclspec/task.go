@@ -24,6 +24,7 @@ var TaskConfigSpec = nhcl.NewObject(map[string]*nhcl.Spec{
 	"copy":            nhcl.NewAttr("copy", "list(string)", false),
 	"extra_hosts":     nhcl.NewAttr("extra_hosts", "list(string)", false),
 	"attributes":      nhcl.NewAttr("attributes", "list(string)", false),
+	"consul":          taskConsulSpec,
 })
 
 // TaskConfig is a task's config block as decoded by
@@ -55,6 +56,8 @@ type TaskConfig struct {
 	ExtraHosts []string `codec:"extra_hosts"`
 	// Attributes lists pot attributes, "NAME:VALUE".
 	Attributes []string `codec:"attributes"`
+	// Consul, when set, has the driver register the running pot in Consul.
+	Consul *ConsulTaskConfig `codec:"consul"`
 }
 
 // MapStrStr is a map[string]string that msgpack-decodes from the list of
