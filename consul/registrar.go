@@ -130,7 +130,12 @@ func New(cfg Config, logger hclog.Logger, running RunningPots, notify Notify) (*
 		ac.TLSConfig = api.TLSConfig{CAFile: cfg.CAFile, CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, InsecureSkipVerify: cfg.InsecureSkipVerify}
 	}
 	// A call must never hang the registrar's loop.
-	ac.WaitTime = 5 * time.Second
+	hc, err := api.NewHttpClient(ac.Transport, ac.TLSConfig)
+	if err != nil {
+		return nil, fmt.Errorf("consul client: %w", err)
+	}
+	hc.Timeout = 10 * time.Second
+	ac.HttpClient = hc
 	client, err := api.NewClient(ac)
 	if err != nil {
 		return nil, fmt.Errorf("consul client: %w", err)
@@ -185,20 +190,23 @@ func (r *Registrar) Dead(id string) {
 	r.poke()
 }
 
-// Remove deregisters a service and forgets it. Deregistration is tried once
-// at once; if Consul does not answer, anti-entropy removes it later.
+// Remove forgets a service and deregisters it in the background, so a
+// Consul that does not answer never delays the caller; if it fails,
+// anti-entropy removes the registration once its pot is gone.
 func (r *Registrar) Remove(id string) {
 	r.mu.Lock()
 	e, ok := r.entries[id]
 	delete(r.entries, id)
 	r.mu.Unlock()
-	if err := r.client.Agent().ServiceDeregister(id); err != nil {
-		r.logger.Debug("deregistration failed; anti-entropy will retry", "service_id", id, "error", err)
-		return
-	}
-	if ok {
-		r.notify(e.svc, StateRemoved, nil)
-	}
+	go func() {
+		if err := r.client.Agent().ServiceDeregister(id); err != nil {
+			r.logger.Debug("deregistration failed; anti-entropy will retry", "service_id", id, "error", err)
+			return
+		}
+		if ok {
+			r.notify(e.svc, StateRemoved, nil)
+		}
+	}()
 }
 
 // Run keeps registrations right until ctx ends: it registers what is

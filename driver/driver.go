@@ -19,6 +19,7 @@ import (
 	nomadhcl "github.com/hashicorp/nomad/plugins/shared/hclspec"
 	pstructs "github.com/hashicorp/nomad/plugins/shared/structs"
 
+	"github.com/bsdpot/nomad-pot-driver/consul"
 	"github.com/bsdpot/nomad-pot-driver/hclspec"
 	"github.com/bsdpot/nomad-pot-driver/pot"
 )
@@ -67,6 +68,11 @@ type Driver struct {
 	pot    *pot.Client
 
 	tasks *taskStore
+
+	// registrar registers pots in Consul when the plugin config has a
+	// consul block; stopRegistrar ends its loop.
+	registrar     *consul.Registrar
+	stopRegistrar context.CancelFunc
 }
 
 // New returns a pot driver.
@@ -105,8 +111,10 @@ func (d *Driver) SetConfig(c *base.Config) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.config = cfg
-	d.pot = pot.New(cfg.PotBin, d.logger.Named("pot"))
-	return nil
+	next := pot.New(cfg.PotBin, d.logger.Named("pot"))
+	next.Observer = d.pot.Observer // an observer (benchmarks) outlives reconfiguration
+	d.pot = next
+	return d.startRegistrar(cfg)
 }
 
 func (d *Driver) potClient() *pot.Client {

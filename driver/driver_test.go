@@ -103,9 +103,14 @@ func (e *testEnv) taskPots() []string {
 
 func (e *testEnv) newDriver() (*Driver, *dtestutil.DriverHarness) {
 	e.t.Helper()
+	return e.newDriverWith(&hclspec.PluginConfig{PotBin: potsimBin})
+}
+
+func (e *testEnv) newDriverWith(cfg *hclspec.PluginConfig) (*Driver, *dtestutil.DriverHarness) {
+	e.t.Helper()
 	d := New(testlog.HCLogger(e.t))
 	h := dtestutil.NewDriverHarness(e.t, d)
-	cfg := &hclspec.PluginConfig{PotBin: potsimBin}
+	e.t.Cleanup(d.Shutdown)
 	var data []byte
 	if err := base.MsgPackEncode(&data, cfg); err != nil {
 		e.t.Fatal(err)

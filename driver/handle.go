@@ -7,6 +7,7 @@ import (
 	hclog "github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/nomad/plugins/drivers"
 
+	"github.com/bsdpot/nomad-pot-driver/consul"
 	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
@@ -19,6 +20,8 @@ type TaskState struct {
 	Pid        int                    `codec:"pid"`
 	StartedAt  time.Time              `codec:"started_at"`
 	Network    *drivers.DriverNetwork `codec:"network"`
+	// Consul is the driver's own registration of the pot, if asked for.
+	Consul *consul.Service `codec:"consul"`
 }
 
 // taskHandle is one running (or exited, not yet destroyed) task.
@@ -29,7 +32,10 @@ type taskHandle struct {
 	proc      *pot.Process
 	startedAt time.Time
 	network   *drivers.DriverNetwork
+	consul    *consul.Service
 	logger    hclog.Logger
+	// onExit runs once the exit result is known.
+	onExit func(*taskHandle)
 
 	// done is closed once exitResult and completedAt are set.
 	done        chan struct{}
@@ -38,16 +44,18 @@ type taskHandle struct {
 	completedAt time.Time
 }
 
-func newTaskHandle(cfg *drivers.TaskConfig, potName string, proc *pot.Process, startedAt time.Time, network *drivers.DriverNetwork, logger hclog.Logger) *taskHandle {
+func newTaskHandle(st *TaskState, proc *pot.Process, logger hclog.Logger, onExit func(*taskHandle)) *taskHandle {
 	h := &taskHandle{
-		id:        cfg.ID,
-		cfg:       cfg,
-		potName:   potName,
+		id:        st.TaskConfig.ID,
+		cfg:       st.TaskConfig,
+		potName:   st.PotName,
 		proc:      proc,
-		startedAt: startedAt,
-		network:   network,
-		logger:    logger.With("task_id", cfg.ID, "pot", potName),
+		startedAt: st.StartedAt,
+		network:   st.Network,
+		consul:    st.Consul,
+		logger:    logger.With("task_id", st.TaskConfig.ID, "pot", st.PotName),
 		done:      make(chan struct{}),
+		onExit:    onExit,
 	}
 	go h.watch()
 	return h
@@ -67,6 +75,9 @@ func (h *taskHandle) watch() {
 	h.completedAt = time.Now()
 	h.mu.Unlock()
 	close(h.done)
+	if h.onExit != nil {
+		h.onExit(h)
+	}
 }
 
 func (h *taskHandle) exited() bool {

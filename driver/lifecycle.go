@@ -59,6 +59,9 @@ func (d *Driver) StopTask(taskID string, timeout time.Duration, signal string) e
 	if h.exited() {
 		return nil
 	}
+	// Out of Consul before the signal, so no new traffic reaches a task
+	// that is shutting down.
+	d.deregisterFromConsul(h)
 	if signal == "" {
 		signal = "SIGINT"
 	}
@@ -126,6 +129,7 @@ func (d *Driver) DestroyTask(taskID string, force bool) error {
 			return err
 		}
 	}
+	d.deregisterFromConsul(h)
 	if err := d.destroyPot(h.potName); err != nil {
 		return err
 	}

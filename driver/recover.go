@@ -37,10 +37,11 @@ func (d *Driver) RecoverTask(handle *drivers.TaskHandle) error {
 	if err != nil {
 		return fmt.Errorf("recover: task %s: %w", state.TaskConfig.ID, err)
 	}
-	h := newTaskHandle(state.TaskConfig, state.PotName, proc, state.StartedAt, state.Network, d.logger)
+	h := newTaskHandle(&state, proc, d.logger, d.taskExited)
 	if !d.tasks.add(h) {
 		return nil
 	}
+	d.registerInConsul(h)
 	h.logger.Info("recovered pot", "pid", state.Pid)
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/nomad/nomad/structs"
 	"github.com/hashicorp/nomad/plugins/drivers"
 
+	"github.com/bsdpot/nomad-pot-driver/consul"
 	"github.com/bsdpot/nomad-pot-driver/hclspec"
 	"github.com/bsdpot/nomad-pot-driver/pot"
 )
@@ -60,6 +61,7 @@ type startPlan struct {
 	attributes [][2]string
 	portMap    map[string]int // label -> port inside the jail
 	hasAddress bool           // the jail has an address of its own
+	consul     *hclspec.ConsulSettings
 }
 
 func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startPlan, error) {
@@ -87,6 +89,13 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 		// that no task config key carries yet: refuse rather than let
 		// prepare fail halfway.
 		return nil, fmt.Errorf("invalid task config: network_mode %q is not supported yet (it needs an address or bridge the task config cannot give)", s.NetworkMode)
+	}
+
+	if s.Consul != nil {
+		if d.consulRegistrar() == nil {
+			return nil, fmt.Errorf("invalid task config: the consul block needs a consul block in the pot plugin's config on this client")
+		}
+		p.consul = s.Consul
 	}
 
 	// Ports: the job's port_map (label -> port in the jail) and the group
@@ -280,23 +289,29 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		}
 		network = &drivers.DriverNetwork{IP: ips[0], PortMap: p.portMap}
 	}
+	var svc *consul.Service
+	if p.consul != nil {
+		if svc, err = consulService(cfg, p.potName, p.consul, network); err != nil {
+			return nil, nil, err
+		}
+	}
 
 	proc, err := d.startWithLogs(client, cfg, p.potName)
 	if err != nil {
 		return nil, nil, err
 	}
 
-	startedAt := time.Now()
-	h := newTaskHandle(cfg, p.potName, proc, startedAt, network, d.logger)
+	state := TaskState{TaskConfig: cfg, PotName: p.potName, Pid: proc.Pid(), StartedAt: time.Now(), Network: network, Consul: svc}
+	h := newTaskHandle(&state, proc, d.logger, d.taskExited)
 	handle := drivers.NewTaskHandle(taskHandleVersion)
 	handle.Config = cfg
 	handle.State = drivers.TaskStateRunning
-	state := TaskState{TaskConfig: cfg, PotName: p.potName, Pid: proc.Pid(), StartedAt: startedAt, Network: network}
 	if err := handle.SetDriverState(&state); err != nil {
 		d.stopJail(h)
 		return nil, nil, fmt.Errorf("saving the driver state: %w", err)
 	}
 	d.tasks.add(h)
+	d.registerInConsul(h)
 	h.logger.Info("pot started", "pid", proc.Pid())
 	return handle, network, nil
 }

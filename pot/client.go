@@ -36,6 +36,12 @@ type Client struct {
 	PrepareTimeout time.Duration
 	// Logger receives one debug line per call (optional).
 	Logger hclog.Logger
+	// Observer, when set, is called after every pot command the client runs
+	// to completion (not Start, whose process lives as long as the task, nor
+	// ExecCommand) with its argv and wall time; benchmarks use it to measure
+	// the time spent inside pot. It is called from concurrent goroutines and
+	// must be safe for that; set it before the client is used.
+	Observer func(args []string, took time.Duration, err error)
 }
 
 // New returns a client of the pot binary at bin.
@@ -58,16 +64,28 @@ func (c *Client) logger() hclog.Logger {
 }
 
 // Error is a pot command that did not succeed: it carries the argv, pot's
-// exit status (-1 when pot did not exit on its own) and its stderr.
+// exit status (-1 when pot did not exit on its own), its stderr and its
+// stdout.
 type Error struct {
 	Args     []string
 	ExitCode int
 	Stderr   string
-	Err      error
+	// Stdout is pot's standard output: pot prints its own messages there
+	// (errors as "###>  MESSAGE", via _error/_msg), not on stderr, which
+	// carries only what the tools pot runs (fetch, cp...) complain about.
+	Stdout string
+	Err    error
 }
 
 func (e *Error) Error() string {
 	msg := strings.TrimSpace(e.Stderr)
+	if pm := potErrorLines(e.Stdout); pm != "" {
+		if msg == "" {
+			msg = pm
+		} else {
+			msg = pm + "; " + msg
+		}
+	}
 	if msg == "" && e.Err != nil {
 		msg = e.Err.Error()
 	}
@@ -82,6 +100,20 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
+
+// potErrorLines returns pot's error messages ("###>  MESSAGE" lines) of its
+// output, joined by "; ", without the help text pot prints after them.
+func potErrorLines(out string) string {
+	var msgs []string
+	for _, l := range strings.Split(out, "\n") {
+		if m, ok := strings.CutPrefix(strings.TrimSpace(l), "###>"); ok {
+			if m = strings.TrimSpace(m); m != "" {
+				msgs = append(msgs, m)
+			}
+		}
+	}
+	return strings.Join(msgs, "; ")
+}
 
 // ExitCode returns pot's exit status carried by err, or -1.
 func ExitCode(err error) int {
@@ -121,7 +153,11 @@ func (c *Client) runTimeout(ctx context.Context, limit time.Duration, args ...st
 	cmd.Stderr = &stderr
 	start := time.Now()
 	err := cmd.Run()
-	c.logger().Trace("pot call", "args", args, "duration", time.Since(start), "error", err)
+	took := time.Since(start)
+	c.logger().Trace("pot call", "args", args, "duration", took, "error", err)
+	if c.Observer != nil {
+		c.Observer(args, took, err)
+	}
 	if err != nil {
 		code := -1
 		var ee *exec.ExitError
@@ -132,7 +168,7 @@ func (c *Client) runTimeout(ctx context.Context, limit time.Duration, args ...st
 			err = fmt.Errorf("%w (after %s)", ctx.Err(), limit)
 			code = -1
 		}
-		return stdout.Bytes(), &Error{Args: args, ExitCode: code, Stderr: stderr.String(), Err: err}
+		return stdout.Bytes(), &Error{Args: args, ExitCode: code, Stderr: stderr.String(), Stdout: stdout.String(), Err: err}
 	}
 	return stdout.Bytes(), nil
 }

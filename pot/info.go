@@ -17,11 +17,14 @@ type Info struct {
 // Name is the pot's name (_POT_NAME).
 func (i Info) Name() string { return i.Vars["_POT_NAME"] }
 
-// IPs are the pot's addresses: _POT_IP, or _POT_IP_0, _POT_IP_1, ... for the
-// alias network type.
+// IPs are the pot's addresses: _POT_IP_0, _POT_IP_1, ... for the alias
+// network type (pot also sets _POT_IP to the first of them), else _POT_IP.
 func (i Info) IPs() []string {
-	if ip := i.Vars["_POT_IP"]; ip != "" {
-		return []string{ip}
+	if _, list := i.Vars["_POT_IP_0"]; !list {
+		if ip := i.Vars["_POT_IP"]; ip != "" {
+			return []string{ip}
+		}
+		return nil
 	}
 	var ips []string
 	for n := 0; ; n++ {
@@ -102,10 +105,22 @@ func unquoteShellValue(v string) (string, error) {
 		}
 		return b.String(), nil
 	}
-	if strings.ContainsAny(v, "'\"$`\\ \t;|&<>()") {
-		return "", fmt.Errorf("unsupported shell syntax in %q", v)
+	// A bare word, whose characters may be escaped with a backslash (pot
+	// prints _POT_IP_LIST=_POT_IP_0\ _POT_IP_1 for an alias pot).
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		ch := v[i]
+		if ch == '\\' && i+1 < len(v) {
+			i++
+			b.WriteByte(v[i])
+			continue
+		}
+		if strings.IndexByte("'\"$`\\ \t;|&<>()", ch) >= 0 {
+			return "", fmt.Errorf("unsupported shell syntax in %q", v)
+		}
+		b.WriteByte(ch)
 	}
-	return v, nil
+	return b.String(), nil
 }
 
 // ResourceUsage is what `pot get-rss -J` reports of a running jail.

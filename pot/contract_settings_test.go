@@ -1,0 +1,457 @@
+package pot
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// argvScript writes the script's arguments, NUL-separated, to argv.out in
+// the jail's root.
+const argvScript = `for a in "$@"; do printf '%s\0' "$a"; done > argv.out`
+
+// The command set by prepare -c and by set-cmd reaches the process as
+// exactly the argv given, whatever shell syntax it holds; a newline is
+// refused before pot is called.
+func TestContractSetCmd(t *testing.T) {
+	t.Parallel()
+	e := newPotEnv(t)
+	argv := sh(argvScript, hostile...)
+
+	byPrepare := e.prepare(PrepareOptions{Argv: argv})
+	e.start(byPrepare).waitCode(0)
+	if got := splitNUL(e.readJail(byPrepare, "argv.out")); !slices.Equal(got, hostile) {
+		t.Fatalf("prepare -c: the process got\n%q\nwant\n%q", got, hostile)
+	}
+	e.noPwned(byPrepare)
+
+	bySetCmd := e.prepare(PrepareOptions{Argv: sh("exit 9")})
+	e.setCmd(bySetCmd, argv...)
+	e.start(bySetCmd).waitCode(0)
+	if got := splitNUL(e.readJail(bySetCmd, "argv.out")); !slices.Equal(got, hostile) {
+		t.Fatalf("set-cmd: the process got\n%q\nwant\n%q", got, hostile)
+	}
+	e.noPwned(bySetCmd)
+
+	calls := e.potsimCalls("set-cmd")
+	for _, bad := range []string{"a\nb", "a\rb", "end\n"} {
+		err := e.c.SetCmd(e.ctx(), bySetCmd, []string{"/bin/echo", bad})
+		if !errors.Is(err, ErrNewline) {
+			t.Fatalf("set-cmd with %q: %v, want ErrNewline", bad, err)
+		}
+	}
+	if err := e.c.SetCmd(e.ctx(), bySetCmd, nil); err == nil {
+		t.Fatal("set-cmd with an empty argv succeeded")
+	}
+	nl := PrepareOptions{URL: e.url, Image: e.image, Tag: e.tag, Name: uniqueName(), Alloc: "a1",
+		Argv: []string{"/bin/sh", "-c", "exit 0\npot.attr.persistent=YES"}}
+	e.destroyAtEnd(PotName(nl.Name, nl.Alloc))
+	if _, err := e.c.Prepare(e.ctx(), nl); !errors.Is(err, ErrNewline) {
+		t.Fatalf("prepare with a newline in the command: %v, want ErrNewline", err)
+	}
+	if e.tg.potsim && e.potsimCalls("set-cmd") != calls {
+		t.Fatal("a command with a newline reached pot set-cmd")
+	}
+	pots, err := e.c.List(e.ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(pots, PotName(nl.Name, nl.Alloc)) {
+		t.Fatal("a prepare refused for its newline made a pot")
+	}
+}
+
+// Environment values reach the process literally, all set in one call; a
+// second call replaces the first; newlines and bad names are refused before
+// pot is called.
+func TestContractSetEnv(t *testing.T) {
+	t.Parallel()
+	e := newPotEnv(t)
+	var vars []EnvVar
+	var refs []string
+	for i, v := range hostile {
+		n := fmt.Sprintf("CT_V%d", i)
+		vars = append(vars, EnvVar{Name: n, Value: v})
+		refs = append(refs, `"${`+n+`-<unset>}"`)
+	}
+	script := `printf '%s\0' ` + strings.Join(refs, " ") + " > env.out"
+	name := e.prepare(PrepareOptions{Argv: sh(script)})
+	if err := e.c.SetEnv(e.ctx(), name, vars); err != nil {
+		t.Fatal(err)
+	}
+	e.start(name).waitCode(0)
+	if got := splitNUL(e.readJail(name, "env.out")); !slices.Equal(got, hostile) {
+		t.Fatalf("the process's environment:\n%q\nwant\n%q", got, hostile)
+	}
+	e.noPwned(name)
+
+	// set-env replaces the pot's whole environment.
+	if err := e.c.SetEnv(e.ctx(), name, []EnvVar{{Name: "CT_V0", Value: "only $this"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.start(name).waitCode(0)
+	got := splitNUL(e.readJail(name, "env.out"))
+	if len(got) != len(hostile) || got[0] != "only $this" || got[1] != "<unset>" {
+		t.Fatalf("after a second set-env: %q, want [only $this <unset> ...]", got)
+	}
+
+	calls := e.potsimCalls("set-env")
+	for _, bad := range []string{"a\nb", "a\rb", "x\npot.attr.persistent=YES"} {
+		err := e.c.SetEnv(e.ctx(), name, []EnvVar{{Name: "CT_OK", Value: "fine"}, {Name: "CT_NL", Value: bad}})
+		if !errors.Is(err, ErrNewline) {
+			t.Fatalf("set-env with %q: %v, want ErrNewline", bad, err)
+		}
+	}
+	for _, n := range []string{"", "1X", "A-B", "A B", "A=B"} {
+		if err := e.c.SetEnv(e.ctx(), name, []EnvVar{{Name: n, Value: "v"}}); err == nil {
+			t.Fatalf("set-env with the name %q succeeded", n)
+		}
+	}
+	if e.tg.potsim && e.potsimCalls("set-env") != calls {
+		t.Fatal("a refused environment reached pot set-env")
+	}
+}
+
+// set-hosts entries end up in the jail's /etc/hosts; a second call
+// replaces them; a bad address is pot's exit 1.
+func TestContractSetHosts(t *testing.T) {
+	t.Parallel()
+	e := newPotEnv(t)
+	name := e.prepare(PrepareOptions{Argv: sh("exit 0")})
+	if err := e.c.SetHosts(e.ctx(), name, []Host{{"db.internal", "10.1.2.3"}, {"cache", "fd00::5"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.start(name).waitCode(0)
+	hosts := hostLines(e.readJail(name, "etc/hosts"))
+	for _, want := range []string{"10.1.2.3 db.internal", "fd00::5 cache"} {
+		if !slices.Contains(hosts, want) {
+			t.Fatalf("/etc/hosts of the jail has no line %q:\n%s", want, strings.Join(hosts, "\n"))
+		}
+	}
+	if err := e.c.SetHosts(e.ctx(), name, []Host{{"api", "10.9.9.9"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.start(name).waitCode(0)
+	hosts = hostLines(e.readJail(name, "etc/hosts"))
+	if !slices.Contains(hosts, "10.9.9.9 api") || slices.Contains(hosts, "10.1.2.3 db.internal") {
+		t.Fatalf("/etc/hosts after a second set-hosts:\n%s", strings.Join(hosts, "\n"))
+	}
+
+	err := e.c.SetHosts(e.ctx(), name, []Host{{"bad", "not-an-ip"}})
+	wantPotError(t, "set-hosts with a bad address", err, 1, "not-an-ip")
+	for _, h := range []Host{{"a:b", "10.0.0.1"}, {"", "10.0.0.1"}, {"a b", "10.0.0.1"}} {
+		err := e.c.SetHosts(e.ctx(), name, []Host{h})
+		var pe *Error
+		if err == nil || errors.As(err, &pe) {
+			t.Fatalf("set-hosts %+v: %v, want a refusal before calling pot", h, err)
+		}
+	}
+	err = e.c.SetHosts(e.ctx(), name, []Host{{"nl", "10.0.0.1\npot.attr.persistent=YES"}})
+	if !errors.Is(err, ErrNewline) {
+		t.Fatalf("set-hosts with a newline: %v, want ErrNewline", err)
+	}
+}
+
+func hostLines(s string) []string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			out = append(out, strings.Join(f, " "))
+		}
+	}
+	return out
+}
+
+// set-attribute takes pot's and the jail's attributes; an unknown one, a
+// bad value or a missing pot is exit 1 with pot's message.
+func TestContractSetAttribute(t *testing.T) {
+	t.Parallel()
+	e := newPotEnv(t)
+	name := e.prepare(PrepareOptions{Argv: sh("exit 0")})
+	for _, a := range [][2]string{{"stop_timeout", "1"}, {"persistent", "NO"}, {"no-rc-script", "YES"}, {"exec_stop", "/bin/true"}} {
+		if err := e.c.SetAttribute(e.ctx(), name, a[0], a[1]); err != nil {
+			t.Fatalf("set-attribute %s=%s: %v", a[0], a[1], err)
+		}
+	}
+	err := e.c.SetAttribute(e.ctx(), name, "no-such-attribute", "YES")
+	wantPotError(t, "set-attribute of an unknown attribute", err, 1, "no-such-attribute")
+	err = e.c.SetAttribute(e.ctx(), name, "persistent", "maybe")
+	wantPotError(t, "set-attribute persistent=maybe", err, 1)
+	err = e.c.SetAttribute(e.ctx(), name, "stop_timeout", "soon")
+	wantPotError(t, "set-attribute stop_timeout=soon", err, 1, "soon")
+	err = e.c.SetAttribute(e.ctx(), uniqueName()+"_gone", "stop_timeout", "1")
+	wantPotError(t, "set-attribute of a missing pot", err, 1)
+	// The pot still starts after the refused calls.
+	e.start(name).waitCode(0)
+}
+
+// mount-in makes a host folder the jail's folder: the task reads and writes
+// it, and on the host it is under fs_root/jails/NAME/m/JAILPATH while the pot
+// runs. A missing folder, a relative mount point and a folder already
+// mounted in the pot are refused (exit 1).
+func TestContractMountIn(t *testing.T) {
+	t.Parallel()
+	e := newPotEnv(t)
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "hello"), []byte("from the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ro := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ro, "file"), []byte("read only\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	name := e.prepare(PrepareOptions{Argv: sh(
+		`cat mnt/data/hello > mount.out && echo from-the-jail > mnt/data/back && cat srv/ro/file > ro.out; echo ready > ready; exec sleep 600`)})
+	if err := e.c.MountIn(e.ctx(), name, MountOptions{HostDir: host, JailPath: "/mnt/data"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.MountIn(e.ctx(), name, MountOptions{HostDir: ro, JailPath: "/srv/ro", ReadOnly: true}); err != nil {
+		t.Fatal(err)
+	}
+	err := e.c.MountIn(e.ctx(), name, MountOptions{HostDir: filepath.Join(host, "missing"), JailPath: "/mnt/missing"})
+	wantPotError(t, "mount-in of a missing folder", err, 1)
+	err = e.c.MountIn(e.ctx(), name, MountOptions{HostDir: host, JailPath: "mnt/relative"})
+	wantPotError(t, "mount-in on a relative mount point", err, 1)
+	err = e.c.MountIn(e.ctx(), name, MountOptions{HostDir: host, JailPath: "/mnt/again"})
+	wantPotError(t, "mount-in of a folder already mounted", err, 1)
+
+	r := e.start(name)
+	r.waitJailFile("ready")
+	if got := e.readJail(name, "mount.out"); got != "from the host\n" {
+		t.Fatalf("the task read %q from the mounted folder (%s)", got, r.output())
+	}
+	if got := e.readJail(name, "ro.out"); got != "read only\n" {
+		t.Fatalf("the task read %q from the read-only mount", got)
+	}
+	if got := e.readJail(name, "mnt/data/hello"); got != "from the host\n" {
+		t.Fatalf("fs_root/jails/%s/m/mnt/data/hello = %q while running", name, got)
+	}
+	back, err := os.ReadFile(filepath.Join(host, "back"))
+	if err != nil || string(back) != "from-the-jail\n" {
+		t.Fatalf("what the task wrote is not in the host folder: %q, %v", back, err)
+	}
+	if err := e.c.Stop(e.ctx(), name); err != nil {
+		t.Fatal(err)
+	}
+	r.waitCode(143)
+	if data, err := os.ReadFile(filepath.Join(host, "hello")); err != nil || string(data) != "from the host\n" {
+		t.Fatalf("the host folder changed after stop: %q, %v", data, err)
+	}
+}
+
+// copy-in copies a host file and a folder (-c making missing parents) into
+// the pot; the task sees them. A running pot needs -F.
+func TestContractCopyIn(t *testing.T) {
+	t.Parallel()
+	e := newPotEnv(t)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "ct.conf"), []byte("key=value\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(src, "tree", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "tree", "sub", "file"), []byte("deep\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	name := e.prepare(PrepareOptions{Argv: sh(`cat etc/ct.conf opt/ct/tree/sub/file > copy.out; echo ready > ready; exec sleep 600`)})
+	if err := e.c.CopyIn(e.ctx(), name, CopyOptions{Source: filepath.Join(src, "ct.conf"), Destination: "/etc/ct.conf"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.c.CopyIn(e.ctx(), name, CopyOptions{Source: filepath.Join(src, "tree"), Destination: "/opt/ct/tree", CreateParents: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.readJail(name, "opt/ct/tree/sub/file"); got != "deep\n" {
+		t.Fatalf("copied folder: %q", got)
+	}
+	err := e.c.CopyIn(e.ctx(), name, CopyOptions{Source: filepath.Join(src, "missing"), Destination: "/etc/missing"})
+	wantPotError(t, "copy-in of a missing file", err, 1)
+	err = e.c.CopyIn(e.ctx(), name, CopyOptions{Source: filepath.Join(src, "ct.conf"), Destination: "etc/relative"})
+	wantPotError(t, "copy-in to a relative destination", err, 1)
+
+	r := e.start(name)
+	r.waitJailFile("ready")
+	if got := e.readJail(name, "copy.out"); got != "key=value\ndeep\n" {
+		t.Fatalf("the task read %q", got)
+	}
+	late := CopyOptions{Source: filepath.Join(src, "ct.conf"), Destination: "/etc/late.conf"}
+	err = e.c.CopyIn(e.ctx(), name, late)
+	wantPotError(t, "copy-in to a running pot without -F", err, 1)
+	late.Force = true
+	if err := e.c.CopyIn(e.ctx(), name, late); err != nil {
+		t.Fatalf("copy-in -F to a running pot: %v", err)
+	}
+	if got := e.readJail(name, "etc/late.conf"); got != "key=value\n" {
+		t.Fatalf("copy-in -F: %q", got)
+	}
+	if err := e.c.Stop(e.ctx(), name); err != nil {
+		t.Fatal(err)
+	}
+	r.waitCode(143)
+}
+
+// Exported ports (prepare -e, then export-ports replacing them) forward a
+// host port to the task's port on its own address: on potsim a TCP client
+// through the host port reaches a server the task runs on $_POT_IP:PORT.
+func TestContractExportPorts(t *testing.T) {
+	t.Parallel()
+	e := newPotEnv(t)
+	potPort := freePort(t, "tcp")
+	h1 := freePort(t, "tcp")
+	argv := sh("echo ready > ready; exec sleep 600")
+	if e.tg.potsim {
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		argv = []string{exe}
+	}
+	name := e.prepare(PrepareOptions{Network: NetworkPublicBridge, IP: "auto", Argv: argv,
+		Ports: []Port{{PotPort: potPort, HostPort: h1}}})
+	if err := e.c.SetEnv(e.ctx(), name, []EnvVar{
+		{Name: "POT_CONTRACT_HELPER", Value: "echo"},
+		{Name: "POT_CONTRACT_PORT", Value: strconv.Itoa(int(potPort))},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	info, err := e.c.Info(e.ctx(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := info.IPs()[0]
+
+	r := e.start(name)
+	if e.tg.potsim {
+		e.echoThrough(r, h1, ip)
+	} else {
+		r.waitJailFile("ready")
+		t.Log("real pot: the connection through the host port is not tested (pf rdr works on the external interface)")
+	}
+	if err := e.c.Stop(e.ctx(), name); err != nil {
+		t.Fatal(err)
+	}
+	r.waitCode(143)
+
+	h2 := freePort(t, "tcp")
+	h3 := freePort(t, "udp")
+	if err := e.c.ExportPorts(e.ctx(), name, []Port{{PotPort: potPort, HostPort: h2}, {Protocol: "udp", PotPort: 5353, HostPort: h3}}); err != nil {
+		t.Fatal(err)
+	}
+	calls := e.potsimCalls("export-ports")
+	for _, bad := range []Port{{PotPort: 0}, {Protocol: "sctp", PotPort: 80}} {
+		if err := e.c.ExportPorts(e.ctx(), name, []Port{bad}); err == nil {
+			t.Fatalf("export-ports %+v succeeded", bad)
+		}
+	}
+	if e.tg.potsim && e.potsimCalls("export-ports") != calls {
+		t.Fatal("an invalid port reached pot export-ports")
+	}
+	r = e.start(name)
+	if e.tg.potsim {
+		e.echoThrough(r, h2, ip)
+		// export-ports replaced the ports of prepare.
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(h1))), time.Second); err == nil {
+			c.Close()
+			t.Fatalf("host port %d of prepare -e is still forwarded after export-ports", h1)
+		}
+	} else {
+		r.waitJailFile("ready")
+	}
+	if err := e.c.Stop(e.ctx(), name); err != nil {
+		t.Fatal(err)
+	}
+	r.waitCode(143)
+}
+
+// echoThrough connects to the host port until the task's server answers
+// with its address, then checks the echo.
+func (e *potEnv) echoThrough(r *run, hostPort uint16, potIP string) {
+	e.t.Helper()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(hostPort)))
+	deadline := time.Now().Add(20 * time.Second)
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case <-r.p.Done():
+			e.t.Fatalf("the pot ended before its server answered\n%s", r.output())
+		default:
+		}
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			last = err
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		br := bufio.NewReader(c)
+		greeting, err := br.ReadString('\n')
+		if err != nil {
+			// The forwarder accepted, but the server does not listen yet.
+			c.Close()
+			last = err
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		if strings.TrimSpace(greeting) != potIP {
+			c.Close()
+			e.t.Fatalf("through host port %d: greeting %q, want the pot's address %s", hostPort, greeting, potIP)
+		}
+		fmt.Fprintf(c, "ping %d\n", hostPort)
+		echo, err := br.ReadString('\n')
+		c.Close()
+		if err != nil || echo != fmt.Sprintf("ping %d\n", hostPort) {
+			e.t.Fatalf("through host port %d: echo %q, %v", hostPort, echo, err)
+		}
+		e.t.Logf("host port %d reached the task's server on %s", hostPort, potIP)
+		return
+	}
+	e.t.Fatalf("no answer through host port %d: %v\n%s", hostPort, last, r.output())
+}
+
+// set-rss validates and stores limits (exit 1 on a bad value); get-rss
+// reports a running pot's usage and fails (exit 1) for one that does not
+// run.
+func TestContractRSS(t *testing.T) {
+	t.Parallel()
+	e := newPotEnv(t)
+	name := e.prepare(PrepareOptions{Argv: sh("echo ready > ready; exec sleep 600")})
+	if err := e.c.SetRSS(e.ctx(), name, RSSOptions{CPUs: 1, Memory: "256M"}); err != nil {
+		t.Fatal(err)
+	}
+	err := e.c.SetRSS(e.ctx(), name, RSSOptions{Memory: "12x"})
+	wantPotError(t, "set-rss -M 12x", err, 1, "12x")
+	for _, bad := range []RSSOptions{{Memory: "0"}, {Memory: "-5"}, {}} {
+		err := e.c.SetRSS(e.ctx(), name, bad)
+		wantPotError(t, fmt.Sprintf("set-rss %+v", bad), err, 1)
+	}
+	_, err = e.c.GetRSS(e.ctx(), name)
+	wantPotError(t, "get-rss of a pot that does not run", err, 1)
+
+	r := e.start(name)
+	r.waitJailFile("ready")
+	u, err := e.c.GetRSS(e.ctx(), name)
+	if err != nil && !e.tg.potsim && strings.Contains(err.Error(), "rctl") {
+		t.Skipf("get-rss on this host: %v", err)
+	}
+	if err != nil {
+		t.Fatalf("get-rss of a running pot: %v", err)
+	}
+	if u.MemoryStats.RSS == 0 {
+		t.Fatalf("get-rss of a running pot: RSS 0 (%+v)", u)
+	}
+	t.Logf("get-rss: %+v", *u)
+	if err := e.c.Stop(e.ctx(), name); err != nil {
+		t.Fatal(err)
+	}
+	r.waitCode(143)
+	_, err = e.c.GetRSS(e.ctx(), name)
+	wantPotError(t, "get-rss after stop", err, 1)
+}
