@@ -1,6 +1,8 @@
 package driver
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -73,16 +75,39 @@ func newTestEnv(t *testing.T) *testEnv {
 	root := t.TempDir()
 	// potsim is started by the driver, which passes its own environment on.
 	t.Setenv("POTSIM_ROOT", root)
+	image := testImageTar(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// pot fetches IMAGE_TAG.xz with the tag's dots kept.
-		if strings.HasPrefix(r.URL.Path, "/"+testImage+"_"+testTag+".xz") {
-			_, _ = w.Write([]byte("image"))
+		if r.URL.Path == "/"+testImage+"_"+testTag+".xz" {
+			_, _ = w.Write(image)
 			return
 		}
 		http.NotFound(w, r)
 	}))
 	t.Cleanup(srv.Close)
 	return &testEnv{t: t, root: root, imageURL: srv.URL, client: pot.New(potsimBin, nil)}
+}
+
+// testImageTar is the image's file system: a base system's folders (potsim
+// unpacks a tar where pot would receive a ZFS stream).
+func testImageTar(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, dir := range []string{"etc/", "tmp/", "usr/", "usr/local/", "var/"} {
+		if err := tw.WriteHeader(&tar.Header{Name: dir, Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	body := []byte("# image's resolv.conf\n")
+	if err := tw.WriteHeader(&tar.Header{Name: "etc/resolv.conf", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))}); err != nil {
+		t.Fatal(err)
+	}
+	tw.Write(body)
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
 
 // taskPots lists the pots that are not image cache pots.

@@ -199,3 +199,61 @@ func httpGet(t *testing.T, url string) string {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+func TestGroupDNSBecomesResolvConf(t *testing.T) {
+	env := newTestEnv(t)
+	_, h := env.newDriver()
+	cfg, tc := env.task("dns", `cat etc/resolv.conf`)
+	cfg.DNS = &drivers.DNSConfig{Servers: []string{"192.0.2.53"}, Searches: []string{"service.consul"}, Options: []string{"ndots:2"}}
+	start(t, h, cfg, tc)
+	if res := waitResult(t, h, cfg.ID, 10*time.Second); res.ExitCode != 0 {
+		t.Fatalf("exit %+v", res)
+	}
+	logContains(t, cfg, "stdout", "nameserver 192.0.2.53\nsearch service.consul\noptions ndots:2\n")
+
+	cfg, tc = env.task("dns-twice", "true")
+	cfg.DNS = &drivers.DNSConfig{Servers: []string{"192.0.2.53"}}
+	tc.DNS = "off"
+	encode(t, cfg, tc)
+	t.Cleanup(h.MkAllocDir(cfg, false))
+	if _, _, err := h.StartTask(cfg); err == nil || !strings.Contains(err.Error(), "dns") {
+		t.Fatalf("two resolvers: %v", err)
+	}
+}
+
+func TestAliasNetworkAdvertisesItsAddress(t *testing.T) {
+	env := newTestEnv(t)
+	_, h := env.newDriver()
+	cfg, tc := env.task("alias", `echo "ip=$_POT_IP"; sleep 30`)
+	tc.NetworkMode = "alias"
+	tc.IP = "127.194.0.7"
+	tc.AutoAdvertise = true
+	encode(t, cfg, tc)
+	t.Cleanup(h.MkAllocDir(cfg, true))
+	_, network, err := h.StartTask(cfg)
+	if err != nil {
+		t.Fatalf("StartTask: %v", err)
+	}
+	t.Cleanup(func() { _ = h.DestroyTask(cfg.ID, true) })
+	if network == nil || network.IP != "127.194.0.7" || !network.AutoAdvertise {
+		t.Fatalf("DriverNetwork %+v", network)
+	}
+	logContains(t, cfg, "stdout", "ip=127.194.0.7")
+}
+
+func TestPrivateBridgeNeedsItsBridge(t *testing.T) {
+	env := newTestEnv(t)
+	_, h := env.newDriver()
+	cfg, tc := env.task("private", "true")
+	tc.NetworkMode = "private-bridge"
+	tc.Bridge = "nosuchbridge"
+	encode(t, cfg, tc)
+	t.Cleanup(h.MkAllocDir(cfg, false))
+	_, _, err := h.StartTask(cfg)
+	if err == nil || !strings.Contains(err.Error(), "nosuchbridge") {
+		t.Fatalf("missing bridge: %v", err)
+	}
+	if pots := env.taskPots(); len(pots) != 0 {
+		t.Fatalf("pots left behind: %v", pots)
+	}
+}

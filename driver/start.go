@@ -62,6 +62,10 @@ type startPlan struct {
 	portMap    map[string]int // label -> port inside the jail
 	hasAddress bool           // the jail has an address of its own
 	consul     *hclspec.ConsulSettings
+	// autoAdvertise is DriverNetwork.AutoAdvertise.
+	autoAdvertise bool
+	// resolvConf, when set, is written for prepare -d custom:FILE.
+	resolvConf []byte
 }
 
 func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startPlan, error) {
@@ -80,15 +84,23 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 		image:   pot.ImageName(s.Image, s.Tag),
 		portMap: map[string]int{},
 	}
-	switch s.NetworkMode {
-	case hclspec.NetworkPublicBridge:
-		p.prepare.IP = "auto"
-		p.hasAddress = true
-	case hclspec.NetworkAlias, hclspec.NetworkPrivateBridge:
-		// pot needs an address (alias) or a bridge name (private-bridge)
-		// that no task config key carries yet: refuse rather than let
-		// prepare fail halfway.
-		return nil, fmt.Errorf("invalid task config: network_mode %q is not supported yet (it needs an address or bridge the task config cannot give)", s.NetworkMode)
+	p.prepare.IP = s.Network.IP
+	p.prepare.Bridge = s.Network.Bridge
+	p.prepare.Stack = s.Network.Stack
+	p.prepare.DNS = s.Network.DNS
+	p.hasAddress = s.NetworkMode != hclspec.NetworkInherit
+	p.autoAdvertise = s.Network.AutoAdvertise
+	if dns := cfg.DNS; dns != nil && (len(dns.Servers) > 0 || len(dns.Searches) > 0 || len(dns.Options) > 0) {
+		// The group's network { dns {} } becomes the jail's resolv.conf.
+		if s.Network.DNS != "" {
+			return nil, fmt.Errorf("invalid task config: dns %q and the group network's dns block both set the jail's resolver", s.Network.DNS)
+		}
+		for _, v := range append(append(append([]string(nil), dns.Servers...), dns.Searches...), dns.Options...) {
+			if err := pot.CheckValue(v); err != nil || strings.ContainsAny(v, " \t") {
+				return nil, fmt.Errorf("invalid group network dns value %q", v)
+			}
+		}
+		p.resolvConf = resolvConf(dns)
 	}
 
 	if s.Consul != nil {
@@ -104,8 +116,8 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 	if err != nil {
 		return nil, err
 	}
-	if len(ports) > 0 && !p.hasAddress {
-		return nil, fmt.Errorf("invalid task config: port_map needs network_mode public-bridge or private-bridge, not %s", s.NetworkMode)
+	if len(ports) > 0 && s.NetworkMode != hclspec.NetworkPublicBridge && s.NetworkMode != hclspec.NetworkPrivateBridge {
+		return nil, fmt.Errorf("invalid task config: port_map needs network_mode public-bridge or private-bridge, not %s (pot exports ports from bridges only)", s.NetworkMode)
 	}
 	for label, port := range ports {
 		p.prepare.Ports = append(p.prepare.Ports, port)
@@ -241,6 +253,13 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 	ctx, cancel := context.WithCancel(d.ctx)
 	defer cancel()
 
+	if p.resolvConf != nil {
+		file := filepath.Join(cfg.TaskDir().Dir, "resolv.conf")
+		if err := os.WriteFile(file, p.resolvConf, 0o644); err != nil {
+			return nil, nil, fmt.Errorf("writing the jail's resolv.conf: %w", err)
+		}
+		p.prepare.DNS = "custom:" + file
+	}
 	if names, lerr := client.List(ctx); lerr == nil && !contains(names, p.image) {
 		d.emit(cfg, fmt.Sprintf("Importing image %s tag %s from %s", p.prepare.Image, p.prepare.Tag, p.prepare.URL))
 	}
@@ -287,7 +306,7 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		if len(ips) == 0 {
 			return nil, nil, fmt.Errorf("pot %s has no address", p.potName)
 		}
-		network = &drivers.DriverNetwork{IP: ips[0], PortMap: p.portMap}
+		network = &drivers.DriverNetwork{IP: ips[0], PortMap: p.portMap, AutoAdvertise: p.autoAdvertise}
 	}
 	var svc *consul.Service
 	if p.consul != nil {
@@ -365,4 +384,20 @@ func (d *Driver) emit(cfg *drivers.TaskConfig, msg string) {
 		Timestamp: time.Now(),
 		Message:   msg,
 	})
+}
+
+// resolvConf renders Nomad's DNS config as a resolv.conf.
+func resolvConf(dns *drivers.DNSConfig) []byte {
+	var b strings.Builder
+	b.WriteString("# written by nomad-pot-driver from the group's network dns block\n")
+	for _, s := range dns.Servers {
+		fmt.Fprintf(&b, "nameserver %s\n", s)
+	}
+	if len(dns.Searches) > 0 {
+		fmt.Fprintf(&b, "search %s\n", strings.Join(dns.Searches, " "))
+	}
+	if len(dns.Options) > 0 {
+		fmt.Fprintf(&b, "options %s\n", strings.Join(dns.Options, " "))
+	}
+	return []byte(b.String())
 }

@@ -213,7 +213,7 @@ func TestPluginConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *pc != *DefaultPluginConfig() || pc.PotBin != "/usr/local/bin/pot" {
+	if !reflect.DeepEqual(pc, DefaultPluginConfig()) || pc.PotBin != "/usr/local/bin/pot" {
 		t.Fatalf("default config %#v", pc)
 	}
 	if err := pc.Validate(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/bsdpot/nomad-pot-driver/freebsd"
 	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
@@ -28,6 +29,8 @@ type TaskSettings struct {
 	PortMap map[string]uint16
 	// NetworkMode is never empty ("host" is NetworkInherit).
 	NetworkMode NetworkMode
+	// Network are the other network keys.
+	Network NetworkSettings
 	// Mounts are the mount entries, then the mount_read_only entries,
 	// each in job order. No two share a JailPath.
 	Mounts []Mount
@@ -39,6 +42,12 @@ type TaskSettings struct {
 	Attributes []Attribute
 	// Consul is the driver's own Consul registration; nil when not asked.
 	Consul *ConsulSettings
+	// CPUHardLimit caps the jail's CPU at the task's cpu share (rctl pcpu).
+	CPUHardLimit bool
+	// Rctl are the rctl block's limits, sorted by resource, each one a job
+	// may set (freebsd.CheckExtraResource). Whether the plugin allows them
+	// is PluginConfig.CheckTask's to say.
+	Rctl []freebsd.Limit
 }
 
 // PortLabels returns the PortMap labels sorted, for a stable order.
@@ -145,6 +154,9 @@ func (c *TaskConfig) Validate() (*TaskSettings, error) {
 	} else {
 		s.NetworkMode = nm
 	}
+	if s.NetworkMode != "" {
+		c.validateNetwork(s, &errs)
+	}
 
 	// mount, mount_read_only
 	jailPaths := map[string]string{}
@@ -213,6 +225,10 @@ func (c *TaskConfig) Validate() (*TaskSettings, error) {
 			s.Consul = cs
 		}
 	}
+
+	// cpu_hard_limit, rctl
+	s.CPUHardLimit = c.CPUHardLimit
+	s.Rctl = parseRctl(c.Rctl, &errs)
 
 	if err := errs.err(); err != nil {
 		return nil, err

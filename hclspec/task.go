@@ -19,12 +19,22 @@ var TaskConfigSpec = nhcl.NewObject(map[string]*nhcl.Spec{
 	// and the block form `port_map { http = 80 }` over as a list of maps.
 	"port_map":        nhcl.NewAttr("port_map", "list(map(string))", false),
 	"network_mode":    nhcl.NewAttr("network_mode", "string", false),
+	"ip":              nhcl.NewAttr("ip", "string", false),
+	"bridge":          nhcl.NewAttr("bridge", "string", false),
+	"network_stack":   nhcl.NewAttr("network_stack", "string", false),
+	"dns":             nhcl.NewAttr("dns", "string", false),
+	"auto_advertise":  nhcl.NewAttr("auto_advertise", "bool", false),
 	"mount":           nhcl.NewAttr("mount", "list(string)", false),
 	"mount_read_only": nhcl.NewAttr("mount_read_only", "list(string)", false),
 	"copy":            nhcl.NewAttr("copy", "list(string)", false),
 	"extra_hosts":     nhcl.NewAttr("extra_hosts", "list(string)", false),
 	"attributes":      nhcl.NewAttr("attributes", "list(string)", false),
 	"consul":          taskConsulSpec,
+	// Resource limits beyond Nomad's resources block (FreeBSD rctl).
+	"cpu_hard_limit": nhcl.NewAttr("cpu_hard_limit", "bool", false),
+	// rctl resource -> amount; list(map(string)) like port_map, so both
+	// `rctl { maxproc = 100 }` and `rctl = { maxproc = "100" }` decode.
+	"rctl": nhcl.NewAttr("rctl", "list(map(string))", false),
 })
 
 // TaskConfig is a task's config block as decoded by
@@ -46,6 +56,16 @@ type TaskConfig struct {
 	PortMap MapStrStr `codec:"port_map"`
 	// NetworkMode is pot's network type.
 	NetworkMode string `codec:"network_mode"`
+	// IP is the alias address, or a fixed bridge address ("auto" default).
+	IP string `codec:"ip"`
+	// Bridge is the private bridge's name.
+	Bridge string `codec:"bridge"`
+	// NetworkStack is ipv4, ipv6 or dual.
+	NetworkStack string `codec:"network_stack"`
+	// DNS is inherit, pot, off or custom:/path/to/resolv.conf.
+	DNS string `codec:"dns"`
+	// AutoAdvertise lets address_mode = "auto" services use the jail's address.
+	AutoAdvertise bool `codec:"auto_advertise"`
 	// Mount lists read-write nullfs mounts, "HOSTPATH:JAILPATH".
 	Mount []string `codec:"mount"`
 	// MountReadOnly lists read-only nullfs mounts, "HOSTPATH:JAILPATH".
@@ -58,6 +78,11 @@ type TaskConfig struct {
 	Attributes []string `codec:"attributes"`
 	// Consul, when set, has the driver register the running pot in Consul.
 	Consul *ConsulTaskConfig `codec:"consul"`
+	// CPUHardLimit caps the jail's CPU at the task's cpu share (rctl pcpu).
+	CPUHardLimit bool `codec:"cpu_hard_limit"`
+	// Rctl maps more rctl resources to the amount the jail may use
+	// ("maxproc" -> "100", "vmemoryuse" -> "2g").
+	Rctl MapStrStr `codec:"rctl"`
 }
 
 // MapStrStr is a map[string]string that msgpack-decodes from the list of

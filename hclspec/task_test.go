@@ -27,6 +27,7 @@ func TestValidateMinimal(t *testing.T) {
 		Image:       "nginx-nomad-amd64-13_1",
 		Tag:         "1.1.13",
 		NetworkMode: NetworkPublicBridge,
+		Network:     NetworkSettings{IP: "auto"},
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("got %#v\nwant %#v", s, want)
@@ -152,8 +153,20 @@ func TestValidateRules(t *testing.T) {
 		{"port label newline", func(c *TaskConfig) { c.PortMap = MapStrStr{"a\nb": "80"} }, `port_map["a\nb"] "80"`},
 		// network_mode
 		{"net inherit", func(c *TaskConfig) { c.NetworkMode = "inherit" }, ""},
-		{"net alias", func(c *TaskConfig) { c.NetworkMode = "alias" }, ""},
-		{"net private", func(c *TaskConfig) { c.NetworkMode = "private-bridge" }, ""},
+		{"net alias", func(c *TaskConfig) { c.NetworkMode = "alias"; c.IP = "192.0.2.7" }, ""},
+		{"net alias without ip", func(c *TaskConfig) { c.NetworkMode = "alias" }, `ip "": network_mode alias needs`},
+		{"net alias bad ip", func(c *TaskConfig) { c.NetworkMode = "alias"; c.IP = "192.0.2.300" }, `ip "192.0.2.300"`},
+		{"net inherit with ip", func(c *TaskConfig) { c.NetworkMode = "inherit"; c.IP = "192.0.2.7" }, `ip "192.0.2.7": network_mode inherit`},
+		{"net bridge fixed ip", func(c *TaskConfig) { c.IP = "10.192.0.9" }, ""},
+		{"net private", func(c *TaskConfig) { c.NetworkMode = "private-bridge"; c.Bridge = "backend" }, ""},
+		{"net private without bridge", func(c *TaskConfig) { c.NetworkMode = "private-bridge" }, `bridge "": network_mode private-bridge needs`},
+		{"net bridge on public", func(c *TaskConfig) { c.Bridge = "backend" }, `bridge "backend": only for`},
+		{"net bad bridge", func(c *TaskConfig) { c.NetworkMode = "private-bridge"; c.Bridge = "a;b" }, `bridge "a;b"`},
+		{"net stack", func(c *TaskConfig) { c.NetworkStack = "dual" }, ""},
+		{"net bad stack", func(c *TaskConfig) { c.NetworkStack = "ipv5" }, `network_stack "ipv5"`},
+		{"net dns custom", func(c *TaskConfig) { c.DNS = "custom:/etc/resolv.jail.conf" }, ""},
+		{"net dns relative", func(c *TaskConfig) { c.DNS = "custom:resolv.conf" }, `dns "custom:resolv.conf"`},
+		{"net dns bad", func(c *TaskConfig) { c.DNS = "google" }, `dns "google"`},
 		{"net public", func(c *TaskConfig) { c.NetworkMode = "public-bridge" }, ""},
 		{"net bad", func(c *TaskConfig) { c.NetworkMode = "bridge" }, `network_mode "bridge": want one of`},
 		{"net case", func(c *TaskConfig) { c.NetworkMode = "Host" }, `network_mode "Host"`},

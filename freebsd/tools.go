@@ -1,0 +1,150 @@
+package freebsd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Default paths of FreeBSD's base system tools.
+const (
+	DefaultRctlBin   = "/usr/bin/rctl"
+	DefaultCpusetBin = "/usr/bin/cpuset"
+	// PfctlBin is pf's control tool; only the FreeBSD Host runs it.
+	PfctlBin = "/sbin/pfctl"
+)
+
+// DefaultToolTimeout bounds each rctl and cpuset call.
+const DefaultToolTimeout = 30 * time.Second
+
+// Tools runs rctl and cpuset: argv only, never a shell, a deadline on every
+// call.
+type Tools struct {
+	RctlBin   string        // DefaultRctlBin when empty
+	CpusetBin string        // DefaultCpusetBin when empty
+	Timeout   time.Duration // DefaultToolTimeout when zero
+}
+
+// ToolError is a failed rctl or cpuset call.
+type ToolError struct {
+	Tool     string // base name of the program
+	Args     []string
+	ExitCode int // -1 when it did not exit on its own
+	Stderr   string
+	Err      error
+}
+
+func (e *ToolError) Error() string {
+	msg := strings.TrimSpace(e.Stderr)
+	if msg == "" && e.Err != nil {
+		msg = e.Err.Error()
+	}
+	return fmt.Sprintf("%s %s: %s", e.Tool, strings.Join(e.Args, " "), msg)
+}
+
+func (e *ToolError) Unwrap() error { return e.Err }
+
+func (t Tools) run(ctx context.Context, bin string, args ...string) ([]byte, error) {
+	limit := t.Timeout
+	if limit <= 0 {
+		limit = DefaultToolTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.WaitDelay = 2 * time.Second
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err != nil {
+		code := -1
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.Exited() {
+			code = ee.ExitCode()
+		}
+		if ctx.Err() != nil {
+			err, code = fmt.Errorf("%w (after %s)", ctx.Err(), limit), -1
+		}
+		return stdout.Bytes(), &ToolError{Tool: filepath.Base(bin), Args: args, ExitCode: code, Stderr: stderr.String(), Err: err}
+	}
+	return stdout.Bytes(), nil
+}
+
+func (t Tools) rctl() string {
+	if t.RctlBin == "" {
+		return DefaultRctlBin
+	}
+	return t.RctlBin
+}
+
+func (t Tools) cpuset() string {
+	if t.CpusetBin == "" {
+		return DefaultCpusetBin
+	}
+	return t.CpusetBin
+}
+
+// AddRulesArgs is the argv of AddRules: rctl -a RULE...
+func AddRulesArgs(rules []Rule) []string {
+	args := make([]string, 0, 1+len(rules))
+	args = append(args, "-a")
+	for _, r := range rules {
+		args = append(args, r.String())
+	}
+	return args
+}
+
+// RemoveRulesArgs is the argv of RemoveJailRules: rctl -r jail:NAME.
+func RemoveRulesArgs(jail string) []string { return []string{"-r", JailFilter(jail)} }
+
+// AddRules adds the rules in one call (rctl -a RULE...). rctl stops at the
+// first rule the kernel refuses, so on error some may be in place: remove
+// them with RemoveJailRules.
+func (t Tools) AddRules(ctx context.Context, rules []Rule) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	_, err := t.run(ctx, t.rctl(), AddRulesArgs(rules)...)
+	return err
+}
+
+// RemoveJailRules removes every rule of the jail (rctl -r jail:NAME). It is
+// idempotent: the kernel's ESRCH ("No such process", nothing matched) is
+// success.
+func (t Tools) RemoveJailRules(ctx context.Context, jail string) error {
+	if jail == "" {
+		return errors.New("no jail name")
+	}
+	_, err := t.run(ctx, t.rctl(), RemoveRulesArgs(jail)...)
+	var te *ToolError
+	if errors.As(err, &te) && te.ExitCode > 0 && strings.Contains(te.Stderr, "No such process") {
+		return nil
+	}
+	return err
+}
+
+// SetJailCPUs restricts a running jail and every process in it to cpus
+// (cpuset -l LIST -j JID).
+func (t Tools) SetJailCPUs(ctx context.Context, jid int, cpus []int) error {
+	if jid <= 0 {
+		return fmt.Errorf("invalid jail id %d", jid)
+	}
+	if len(cpus) == 0 {
+		return errors.New("no cpus")
+	}
+	_, err := t.run(ctx, t.cpuset(), CpusetArgs(cpus, jid)...)
+	return err
+}
+
+// Executable says whether path is a regular file someone may execute: off
+// FreeBSD, an installed stand-in of rctl or cpuset.
+func Executable(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0
+}
