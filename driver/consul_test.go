@@ -57,9 +57,10 @@ func TestConsulRegistrationFollowsTheJail(t *testing.T) {
 	// Killed behind the driver's back: critical at once.
 	taskID, serviceID = register("killed")
 	st, _ := h.InspectTask(taskID)
-	if err := env.client.Stop(t.Context(), st.DriverAttributes["pot_name"]); err != nil {
-		t.Fatal(err)
-	}
+	// pot refuses to stop a pot still starting: retry as an operator would.
+	testconsul.Eventually(t, 10*time.Second, "pot stop succeeds", func() bool {
+		return env.client.Stop(t.Context(), st.DriverAttributes["pot_name"]) == nil
+	})
 	begin := time.Now()
 	testconsul.Eventually(t, 2*time.Second, "critical once the pot died", func() bool {
 		return agent.CheckStatus(consul.CheckID(serviceID)) == api.HealthCritical

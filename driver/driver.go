@@ -20,6 +20,7 @@ import (
 	pstructs "github.com/hashicorp/nomad/plugins/shared/structs"
 
 	"github.com/bsdpot/nomad-pot-driver/consul"
+	"github.com/bsdpot/nomad-pot-driver/freebsd"
 	"github.com/bsdpot/nomad-pot-driver/hclspec"
 	"github.com/bsdpot/nomad-pot-driver/pot"
 )
@@ -69,6 +70,9 @@ type Driver struct {
 
 	tasks *taskStore
 
+	// host is the kernel read for limits, stats and the fingerprint.
+	host freebsd.Host
+
 	// registrar registers pots in Consul when the plugin config has a
 	// consul block; stopRegistrar ends its loop.
 	registrar     *consul.Registrar
@@ -88,6 +92,7 @@ func New(logger hclog.Logger) *Driver {
 		config:  cfg,
 		pot:     pot.New(cfg.PotBin, logger.Named("pot")),
 		tasks:   newTaskStore(),
+		host:    freebsd.System(),
 	}
 }
 
@@ -197,10 +202,11 @@ func (d *Driver) fingerprint(ctx context.Context) *drivers.Fingerprint {
 			HealthDescription: fmt.Sprintf("pot %s is older than %s, the oldest this driver supports", version, minPotVersion),
 		}
 	}
+	health, desc := d.hostFingerprint(ctx, client, attrs)
 	return &drivers.Fingerprint{
 		Attributes:        attrs,
-		Health:            drivers.HealthStateHealthy,
-		HealthDescription: drivers.DriverHealthy,
+		Health:            health,
+		HealthDescription: desc,
 	}
 }
 

@@ -72,7 +72,16 @@ const (
 
 func newTestEnv(t *testing.T) *testEnv {
 	t.Helper()
-	root := t.TempDir()
+	// Not t.TempDir: a jail's last writes may land while it is removed.
+	root, err := os.MkdirTemp("", "potsim-root-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; i < 50 && os.RemoveAll(root) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	// potsim is started by the driver, which passes its own environment on.
 	t.Setenv("POTSIM_ROOT", root)
 	image := testImageTar(t)

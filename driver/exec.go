@@ -136,8 +136,14 @@ func runWithPty(ctx context.Context, cmd *exec.Cmd, o *drivers.ExecOptions) erro
 	tty.Close()
 
 	resizeCtx, stopResize := context.WithCancel(ctx)
-	defer stopResize()
+	resized := make(chan struct{})
+	// Runs before the deferred ptmx.Close: no resize of a closed pty.
+	defer func() {
+		stopResize()
+		<-resized
+	}()
 	go func() {
+		defer close(resized)
 		for {
 			select {
 			case <-resizeCtx.Done():

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
@@ -22,6 +23,12 @@ type TaskState struct {
 	Network    *drivers.DriverNetwork `codec:"network"`
 	// Consul is the driver's own registration of the pot, if asked for.
 	Consul *consul.Service `codec:"consul"`
+	// Limits are the rctl rules and cores applied to the jail, if any.
+	Limits *LimitsState `codec:"limits"`
+
+	// limits is the live form of Limits handed to newTaskHandle (not
+	// saved: unexported).
+	limits *taskLimits
 }
 
 // taskHandle is one running (or exited, not yet destroyed) task.
@@ -36,6 +43,10 @@ type taskHandle struct {
 	logger    hclog.Logger
 	// onExit runs once the exit result is known.
 	onExit func(*taskHandle)
+	// limits are the jail's resource limits (nil: none); stopRequested is
+	// set once the driver starts stopping the task (for OOM attribution).
+	limits        *taskLimits
+	stopRequested atomic.Bool
 
 	// done is closed once exitResult and completedAt are set.
 	done        chan struct{}
@@ -56,6 +67,7 @@ func newTaskHandle(st *TaskState, proc *pot.Process, logger hclog.Logger, onExit
 		logger:    logger.With("task_id", st.TaskConfig.ID, "pot", st.PotName),
 		done:      make(chan struct{}),
 		onExit:    onExit,
+		limits:    st.limits,
 	}
 	go h.watch()
 	return h
@@ -69,6 +81,7 @@ func (h *taskHandle) watch() {
 	if err != nil && res.ExitCode == 0 {
 		res.ExitCode = -1
 	}
+	res.OOMKilled = h.limits.oomKilled(res, h.stopRequested.Load())
 	h.logger.Debug("pot exited", "exit_code", res.ExitCode, "signal", res.Signal, "error", err)
 	h.mu.Lock()
 	h.exitResult = res

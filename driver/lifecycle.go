@@ -59,6 +59,7 @@ func (d *Driver) StopTask(taskID string, timeout time.Duration, signal string) e
 	if h.exited() {
 		return nil
 	}
+	h.stopRequested.Store(true)
 	// Out of Consul before the signal, so no new traffic reaches a task
 	// that is shutting down.
 	d.deregisterFromConsul(h)
@@ -87,15 +88,33 @@ func (d *Driver) StopTask(taskID string, timeout time.Duration, signal string) e
 	return d.stopJail(h)
 }
 
+// stopAttempts bounds the retries of pot stop in stopJail.
+const stopAttempts = 6
+
 // stopJail runs `pot stop` and waits for `pot start` to return.
 func (d *Driver) stopJail(h *taskHandle) error {
 	if h.exited() {
 		return nil
 	}
+	h.stopRequested.Store(true)
 	ctx, cancel := context.WithTimeout(d.ctx, stopEscalation+time.Minute)
 	defer cancel()
-	if err := d.potClient().Stop(ctx, h.potName); err != nil && !h.exited() {
-		return fmt.Errorf("stopping pot %s: %w", h.potName, err)
+	// pot refuses to stop a pot whose start has not finished (it writes
+	// the status "started" half a second after the jail is up): retry
+	// for a little while before giving up.
+	for attempt := 1; ; attempt++ {
+		err := d.potClient().Stop(ctx, h.potName)
+		if err == nil || h.exited() {
+			break
+		}
+		if attempt == stopAttempts {
+			return fmt.Errorf("stopping pot %s: %w", h.potName, err)
+		}
+		select {
+		case <-h.done:
+			return nil
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 	select {
 	case <-h.done:
@@ -130,6 +149,7 @@ func (d *Driver) DestroyTask(taskID string, force bool) error {
 		}
 	}
 	d.deregisterFromConsul(h)
+	d.removeLimits(h.limits)
 	if err := d.destroyPot(h.potName); err != nil {
 		return err
 	}

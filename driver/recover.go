@@ -37,6 +37,7 @@ func (d *Driver) RecoverTask(handle *drivers.TaskHandle) error {
 	if err != nil {
 		return fmt.Errorf("recover: task %s: %w", state.TaskConfig.ID, err)
 	}
+	state.limits = d.limitsFromState(&state)
 	h := newTaskHandle(&state, proc, d.logger, d.taskExited)
 	if !d.tasks.add(h) {
 		return nil

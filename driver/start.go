@@ -66,6 +66,8 @@ type startPlan struct {
 	autoAdvertise bool
 	// resolvConf, when set, is written for prepare -d custom:FILE.
 	resolvConf []byte
+	// limits are the rctl rules and cores for the jail (limits.go).
+	limits *limitsPlan
 }
 
 func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startPlan, error) {
@@ -188,6 +190,11 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 		}
 		p.env = append(p.env, pot.EnvVar{Name: k, Value: cfg.Env[k]})
 	}
+	lp, err := d.planLimits(cfg, s, p.potName)
+	if err != nil {
+		return nil, err
+	}
+	p.limits = lp
 	return p, nil
 }
 
@@ -315,13 +322,29 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		}
 	}
 
+	// rctl rules before the jail exists, so they bind its first process.
+	lim, err := d.applyLimits(ctx, cfg, p.limits)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if err != nil {
+			d.removeLimits(lim)
+		}
+	}()
+
 	proc, err := d.startWithLogs(client, cfg, p.potName)
 	if err != nil {
 		return nil, nil, err
 	}
 
-	state := TaskState{TaskConfig: cfg, PotName: p.potName, Pid: proc.Pid(), StartedAt: time.Now(), Network: network, Consul: svc}
+	state := TaskState{TaskConfig: cfg, PotName: p.potName, Pid: proc.Pid(), StartedAt: time.Now(), Network: network, Consul: svc, limits: lim}
 	h := newTaskHandle(&state, proc, d.logger, d.taskExited)
+	if err := d.afterStart(ctx, client, cfg, h, lim); err != nil {
+		d.stopJail(h)
+		return nil, nil, err
+	}
+	state.Limits = lim.saved()
 	handle := drivers.NewTaskHandle(taskHandleVersion)
 	handle.Config = cfg
 	handle.State = drivers.TaskStateRunning

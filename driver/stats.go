@@ -61,7 +61,12 @@ func (d *Driver) TaskStats(ctx context.Context, taskID string, interval time.Dur
 	return ch, nil
 }
 
+// sample reads the jail's usage from the kernel where it can (FreeBSD:
+// no process at all), and asks `pot get-rss -J` otherwise or if that fails.
 func (d *Driver) sample(ctx context.Context, h *taskHandle, interval time.Duration) (*cstructs.TaskResourceUsage, error) {
+	if u, err := d.sampleKernel(h); err == nil {
+		return u, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, interval+5*time.Second)
 	defer cancel()
 	ru, err := d.potClient().GetRSS(ctx, h.potName)
