@@ -26,7 +26,24 @@ freebsd:
 test-unit: build
 	$(GO) test -race -count=1 $(PKGS)
 
-test: lint test-unit
+test: lint test-unit e2e
+
+# The pinned Nomad and Consul agents the e2e tests and the demo run: built
+# once per machine (~10 min the first time, progress every 30 s), then reused.
+agents:
+	$(GO) run ./e2e/demo -agents-only >/dev/null
+
+# End-to-end: real Nomad and Consul, the driver on potsim, haproxy; runs
+# every job of example-jobs/ (e2e/, build tag e2e). Needs haproxy, dig, curl.
+E2E_TIMEOUT ?= 30m
+e2e: agents
+	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./e2e/...
+
+# Consul, Nomad with the driver (pot on FreeBSD, potsim elsewhere), haproxy
+# and example-jobs/web.nomad.hcl on loopback, until Ctrl-C.
+demo: build agents
+	$(GO) build -o $(BIN)/pot-demo ./e2e/demo
+	$(BIN)/pot-demo
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
@@ -40,6 +57,26 @@ fuzz:
 	$(GO) test ./pot -run='^$$' -fuzz=FuzzCommandLine -fuzztime=$(FUZZTIME)
 	$(GO) test ./pot -run='^$$' -fuzz=FuzzEnvLiteral -fuzztime=$(FUZZTIME)
 	$(GO) test ./hclspec -run='^$$' -fuzz=FuzzTaskConfigValidate -fuzztime=$(FUZZTIME)
+	$(GO) test ./hclspec -run='^$$' -fuzz=FuzzSplitPairs -fuzztime=$(FUZZTIME)
+	$(GO) test ./hclspec -run='^$$' -fuzz=FuzzPathUnder -fuzztime=$(FUZZTIME)
+	$(GO) test ./hclspec -run='^$$' -fuzz=FuzzCheckHostPath -fuzztime=$(FUZZTIME)
+	$(GO) test ./pot -run='^$$' -fuzz=FuzzQuoteCommandLine -fuzztime=$(FUZZTIME)
+	$(GO) test ./pot -run='^$$' -fuzz=FuzzQuoteEnv -fuzztime=$(FUZZTIME)
+
+# The same, bounded for CI: FUZZ_CI_TIME per target (9 targets).
+FUZZ_CI_TIME ?= 10s
+.PHONY: fuzz-ci
+fuzz-ci:
+	$(MAKE) fuzz FUZZTIME=$(FUZZ_CI_TIME)
+
+# What the driver costs (P1..P4 at 1, 50 and 200 tasks, on potsim here, on
+# real pot on FreeBSD): go test benchmarks, then docs/benchmarks.md. A few
+# minutes on 2 CPUs; BENCH_TASKS, BENCH_STARTS, BENCH_EXITS, BENCH_WINDOW and
+# BENCH_INTERVAL (environment) change the sizes, see driver/bench_test.go.
+bench:
+	@mkdir -p $(BIN)
+	$(GO) test ./driver -run='^$$' -bench=Driver -benchtime=1x -count=1 -timeout=30m 2>&1 | tee $(BIN)/bench.txt
+	$(GO) run ./cmd/benchreport -in $(BIN)/bench.txt -out docs/benchmarks.md
 
 clean:
 	rm -rf $(BIN)

@@ -1,0 +1,638 @@
+// Package cluster runs a one-machine Nomad cluster with the pot driver:
+// Consul in dev mode, a Nomad dev agent (server and client) whose plugin_dir
+// holds nomad-pot-driver, configured to call pot — potsim on Linux — an HTTP
+// server of pot images, and optionally haproxy in front of the services.
+// Everything listens on loopback and lives in one folder under
+// os.TempDir(); Stop stops every process it started by its pid and removes
+// the folder.
+//
+// The end-to-end tests (package e2e, build tag e2e) and the demo
+// (e2e/demo, `make demo`) both use it.
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// RunEnv is set, to the run folder, in the environment of every process a
+// cluster starts; their children inherit it, so what a killed run left
+// running can be found.
+const RunEnv = "E2E_CLUSTER_RUN"
+
+// RealPot is where FreeBSD's package installs pot.
+const RealPot = "/usr/local/bin/pot"
+
+// Options configure a cluster.
+type Options struct {
+	// Who is written into the machine lock, for whoever waits for it.
+	Who string
+	// RepoRoot is this repository's root (RepoRoot()).
+	RepoRoot string
+	// AgentsDir holds the nomad and consul executables (AgentsDir()).
+	AgentsDir string
+	// Potsim: run potsim (built from cmd/potsim) in place of pot, with a
+	// state root of its own in the run folder. Otherwise the driver calls
+	// the real pot at RealPot.
+	Potsim bool
+	// DefaultPorts: use Nomad's 4646, Consul's 8500 and 8600 and haproxy's
+	// 8080/8404 when they are free (the demo); otherwise, and always when
+	// false, free random loopback ports.
+	DefaultPorts bool
+	// HaproxyConfig is a haproxy.cfg to run haproxy with ("" for none). It
+	// gets CONSUL_DNS, HAPROXY_BIND and HAPROXY_STATS in its environment.
+	HaproxyConfig string
+	// Keep leaves the run folder in place at Stop (logs, pot roots).
+	Keep bool
+	// Logf reports progress.
+	Logf func(format string, args ...any)
+}
+
+// Cluster is a running cluster.
+type Cluster struct {
+	// Dir is the run folder: agents' data, logs, potsim's root, binaries.
+	Dir string
+	// NomadAddr, ConsulAddr are the agents' HTTP addresses (http://...).
+	NomadAddr, ConsulAddr string
+	// ConsulDNS is Consul's DNS server, 127.0.0.1:PORT.
+	ConsulDNS string
+	// HaproxyAddr and HaproxyStats are haproxy's frontend and stats page
+	// (host:port), empty without haproxy.
+	HaproxyAddr, HaproxyStats string
+	// PotBin is the pot the driver calls; PotsimRoot its state root when
+	// it is potsim.
+	PotBin, PotsimRoot string
+	// HostDir is a folder for host files jobs mount or copy in: the pot
+	// plugin's host_path_allow lists it (and nothing else).
+	HostDir string
+	// Webserver is the e2e/webserver executable (potsim only).
+	Webserver string
+	// Images serves the test image (potsim only).
+	Images *ImageServer
+
+	opts                   Options
+	consul, nomad, haproxy *Proc
+	lock                   *machineLock
+	stopped                bool
+}
+
+func (c *Cluster) logf(format string, args ...any) {
+	if c.opts.Logf != nil {
+		c.opts.Logf(format, args...)
+	}
+}
+
+// Start builds the driver (and potsim and the web server), then starts
+// Consul, the image server, Nomad and haproxy, each waited for until it
+// answers. On error everything started so far is stopped again.
+func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
+	c := &Cluster{opts: opts}
+	if opts.Logf == nil {
+		c.opts.Logf = func(string, ...any) {}
+	}
+	if !opts.Potsim {
+		if _, err := os.Stat(RealPot); err != nil {
+			return nil, fmt.Errorf("pot is not installed at %s: %w", RealPot, err)
+		}
+	}
+	for _, name := range []string{"nomad", "consul"} {
+		if _, err := os.Stat(filepath.Join(opts.AgentsDir, name)); err != nil {
+			return nil, fmt.Errorf("no %s in %s: %w", name, opts.AgentsDir, err)
+		}
+	}
+	c.lock, err = acquireMachineLock(ctx, opts.Who, c.logf)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			if serr := c.Stop(); serr != nil {
+				c.logf("stopping after the failed start: %v", serr)
+			}
+		}
+	}()
+	reapStale(c.logf)
+	c.Dir, err = os.MkdirTemp("", RunPrefix)
+	if err != nil {
+		return nil, err
+	}
+	// Symlinks in TMPDIR would hide potsim's mounts from mountsUnder.
+	if real, err := filepath.EvalSymlinks(c.Dir); err == nil {
+		c.Dir = real
+	}
+
+	c.HostDir = filepath.Join(c.Dir, "host")
+	if err := os.MkdirAll(c.HostDir, 0o755); err != nil {
+		return nil, err
+	}
+
+	c.logf("building the driver%s", map[bool]string{true: ", potsim and the web server", false: ""}[opts.Potsim])
+	plugin := filepath.Join(c.Dir, "plugins", "pot") // the file name must be the plugin's label
+	builds := map[string]string{plugin: "."}
+	c.PotBin = RealPot
+	if opts.Potsim {
+		c.PotBin = filepath.Join(c.Dir, "bin", "potsim")
+		c.Webserver = filepath.Join(c.Dir, "bin", "webserver")
+		c.PotsimRoot = filepath.Join(c.Dir, "potsim")
+		builds[c.PotBin] = "./cmd/potsim"
+		builds[c.Webserver] = "./e2e/webserver"
+	}
+	if err := build(ctx, opts.RepoRoot, builds); err != nil {
+		return nil, err
+	}
+
+	pp := newPortPicker()
+	pick := func(def int) int {
+		if err != nil {
+			return 0
+		}
+		var p int
+		if !opts.DefaultPorts {
+			def = 0
+		}
+		p, err = pp.pick(def)
+		return p
+	}
+	consulHTTP, consulDNS := pick(8500), pick(8600)
+	consulServer, consulLAN, consulWAN := pick(0), pick(0), pick(0)
+	nomadHTTP, nomadRPC, nomadSerf := pick(4646), pick(0), pick(0)
+	haproxyPort, statsPort := pick(8080), pick(8404)
+	if err != nil {
+		return nil, err
+	}
+	c.ConsulAddr = fmt.Sprintf("http://127.0.0.1:%d", consulHTTP)
+	c.ConsulDNS = fmt.Sprintf("127.0.0.1:%d", consulDNS)
+	c.NomadAddr = fmt.Sprintf("http://127.0.0.1:%d", nomadHTTP)
+
+	// Consul
+	consulCfg := filepath.Join(c.Dir, "consul.hcl")
+	if err := os.WriteFile(consulCfg, []byte(fmt.Sprintf(`# written by e2e/cluster
+ports {
+  http     = %d
+  dns      = %d
+  server   = %d
+  serf_lan = %d
+  serf_wan = %d
+  grpc     = -1
+  grpc_tls = -1
+}
+`, consulHTTP, consulDNS, consulServer, consulLAN, consulWAN)), 0o644); err != nil {
+		return nil, err
+	}
+	c.logf("starting Consul (dev mode) on %s, DNS on %s", c.ConsulAddr, c.ConsulDNS)
+	c.consul, err = startProc("consul", filepath.Join(c.Dir, "consul.log"), c.procEnv(),
+		filepath.Join(opts.AgentsDir, "consul"), "agent", "-dev", "-client", "127.0.0.1", "-bind", "127.0.0.1",
+		"-config-file", consulCfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.waitFor(ctx, c.consul, time.Minute, "Consul to elect itself leader", func() (bool, error) {
+		var leader string
+		if err := getJSON(c.ConsulAddr+"/v1/status/leader", &leader); err != nil {
+			return false, nil
+		}
+		return leader != "", nil
+	}); err != nil {
+		return nil, err
+	}
+
+	// Image server
+	if opts.Potsim {
+		c.Images, err = StartImageServer(filepath.Join(c.Dir, "images"))
+		if err != nil {
+			return nil, err
+		}
+		c.logf("serving pot images at %s", c.Images.URL)
+	}
+
+	// Nomad
+	nomadCfg := filepath.Join(c.Dir, "nomad.hcl")
+	if err := os.WriteFile(nomadCfg, []byte(nomadConfig(nomadHTTP, nomadRPC, nomadSerf, consulHTTP, c.PotBin, c.HostDir)), 0o644); err != nil {
+		return nil, err
+	}
+	env := c.procEnv()
+	if opts.Potsim {
+		env = append(env, "POTSIM_ROOT="+c.PotsimRoot)
+	}
+	c.logf("starting Nomad (dev agent) on %s with the pot driver calling %s", c.NomadAddr, c.PotBin)
+	c.nomad, err = startProc("nomad", filepath.Join(c.Dir, "nomad.log"), env,
+		filepath.Join(opts.AgentsDir, "nomad"), "agent", "-dev", "-bind", "127.0.0.1",
+		"-data-dir", filepath.Join(c.Dir, "nomad-data"),
+		"-plugin-dir", filepath.Join(c.Dir, "plugins"),
+		"-config", nomadCfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.waitFor(ctx, c.nomad, 2*time.Minute, "the Nomad client to be ready with a healthy pot driver", c.nomadReady); err != nil {
+		return nil, err
+	}
+
+	// haproxy
+	if opts.HaproxyConfig != "" {
+		c.HaproxyAddr = fmt.Sprintf("127.0.0.1:%d", haproxyPort)
+		c.HaproxyStats = fmt.Sprintf("127.0.0.1:%d", statsPort)
+		c.logf("starting haproxy on %s (stats on %s), backends from Consul DNS", c.HaproxyAddr, c.HaproxyStats)
+		c.haproxy, err = startProc("haproxy", filepath.Join(c.Dir, "haproxy.log"),
+			c.procEnv("CONSUL_DNS="+c.ConsulDNS, "HAPROXY_BIND="+c.HaproxyAddr, "HAPROXY_STATS="+c.HaproxyStats),
+			"haproxy", "-db", "-f", opts.HaproxyConfig)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.waitFor(ctx, c.haproxy, 30*time.Second, "haproxy to listen", func() (bool, error) {
+			conn, err := net.DialTimeout("tcp", c.HaproxyAddr, time.Second)
+			if err != nil {
+				return false, nil
+			}
+			conn.Close()
+			return true, nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func nomadConfig(http, rpc, serf, consulHTTP int, potBin, hostDir string) string {
+	return fmt.Sprintf(`# written by e2e/cluster
+disable_update_check = true
+
+ports {
+  http = %d
+  rpc  = %d
+  serf = %d
+}
+
+client {
+  enabled = true
+  options = {
+    # Cloud fingerprinters stop the client where AWS_CA_BUNDLE is set.
+    "fingerprint.denylist" = "env_aws,env_gce,env_azure,env_digitalocean"
+    "driver.allowlist"     = "pot"
+  }
+}
+
+# The file in plugin_dir is named "pot", as this block's label.
+plugin "pot" {
+  config {
+    pot_bin = %q
+    # Host folders a job may mount or copy from.
+    host_path_allow = [%q]
+  }
+}
+
+consul {
+  address = "127.0.0.1:%d"
+}
+`, http, rpc, serf, potBin, hostDir, consulHTTP)
+}
+
+// nomadReady: a node is ready and its pot driver healthy.
+func (c *Cluster) nomadReady() (bool, error) {
+	var nodes []struct {
+		ID      string
+		Status  string
+		Drivers map[string]struct {
+			Detected, Healthy bool
+			HealthDescription string
+		}
+	}
+	if err := getJSON(c.NomadAddr+"/v1/nodes", &nodes); err != nil {
+		return false, nil
+	}
+	// The node list has no drivers in older versions; read the node.
+	for _, n := range nodes {
+		if n.Status != "ready" {
+			continue
+		}
+		var node struct {
+			Drivers map[string]struct {
+				Detected, Healthy bool
+				HealthDescription string
+			}
+		}
+		if err := getJSON(c.NomadAddr+"/v1/node/"+n.ID, &node); err != nil {
+			return false, nil
+		}
+		if d, ok := node.Drivers["pot"]; ok && d.Detected && d.Healthy {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// waitFor polls cond every 250 ms until it holds, p exits, ctx ends or
+// limit passes.
+func (c *Cluster) waitFor(ctx context.Context, p *Proc, limit time.Duration, what string, cond func() (bool, error)) error {
+	deadline := time.Now().Add(limit)
+	for {
+		ok, err := cond()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if p != nil && p.Exited() {
+			return fmt.Errorf("%s exited while waiting for %s (%v); last lines of %s:\n%s", p.Name, what, p.waitErr, p.LogPath, p.Tail(40))
+		}
+		if time.Now().After(deadline) {
+			tail := ""
+			if p != nil {
+				tail = fmt.Sprintf("; last lines of %s:\n%s", p.LogPath, p.Tail(40))
+			}
+			return fmt.Errorf("timed out after %s waiting for %s%s", limit, what, tail)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// procEnv is the environment of a process the cluster starts.
+func (c *Cluster) procEnv(extra ...string) []string {
+	return cleanEnv(append([]string{RunEnv + "=" + c.Dir}, extra...)...)
+}
+
+// Procs are the processes the cluster started and still has.
+func (c *Cluster) Procs() []*Proc {
+	var out []*Proc
+	for _, p := range []*Proc{c.consul, c.nomad, c.haproxy} {
+		if p != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Env is the environment for the nomad CLI (NOMAD_ADDR) and potsim
+// (POTSIM_ROOT) of this cluster.
+func (c *Cluster) Env() []string {
+	env := cleanEnv("NOMAD_ADDR="+c.NomadAddr, "CONSUL_HTTP_ADDR="+c.ConsulAddr)
+	if c.PotsimRoot != "" {
+		env = append(env, "POTSIM_ROOT="+c.PotsimRoot)
+	}
+	return env
+}
+
+// Nomad runs the nomad CLI against the cluster.
+func (c *Cluster) Nomad(timeout time.Duration, args ...string) (Output, error) {
+	return run(c.Env(), timeout, append([]string{filepath.Join(c.opts.AgentsDir, "nomad")}, args...)...)
+}
+
+// NomadCommand is the nomad CLI for the cluster, to run with its output
+// streamed (the demo's `nomad job run`).
+func (c *Cluster) NomadCommand(args ...string) *exec.Cmd {
+	cmd := exec.Command(filepath.Join(c.opts.AgentsDir, "nomad"), args...)
+	cmd.Env = c.Env()
+	return cmd
+}
+
+// NomadBin is the nomad executable.
+func (c *Cluster) NomadBin() string { return filepath.Join(c.opts.AgentsDir, "nomad") }
+
+// Pot runs pot (potsim) as an operator would on the host.
+func (c *Cluster) Pot(args ...string) (Output, error) {
+	return run(c.Env(), time.Minute, append([]string{c.PotBin}, args...)...)
+}
+
+// Pots lists every pot (pot ls -q), sorted.
+func (c *Cluster) Pots() ([]string, error) {
+	out, err := c.Pot("ls", "-q")
+	if err != nil {
+		return nil, err
+	}
+	names := strings.Fields(out.Stdout)
+	sort.Strings(names)
+	return names, nil
+}
+
+// NomadJSON decodes GET NomadAddr+path.
+func (c *Cluster) NomadJSON(path string, v any) error { return getJSON(c.NomadAddr+path, v) }
+
+// ConsulJSON decodes GET ConsulAddr+path.
+func (c *Cluster) ConsulJSON(path string, v any) error { return getJSON(c.ConsulAddr+path, v) }
+
+var httpClient = &http.Client{Timeout: 10 * time.Second}
+
+func getJSON(url string, v any) error {
+	resp, err := httpClient.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// StopJobs stops every job and waits up to limit for their allocations to
+// stop on the client (so the driver stops and destroys their pots), then
+// purges them. (A purge right away would drop the allocations from the
+// servers' view while the client still runs them.)
+func (c *Cluster) StopJobs(limit time.Duration) error {
+	if c.nomad == nil || c.nomad.Exited() {
+		return nil
+	}
+	var jobs []struct{ ID, Namespace string }
+	if err := c.NomadJSON("/v1/jobs?namespace=*", &jobs); err != nil {
+		return err
+	}
+	deregister := func(id, ns string, purge bool) error {
+		req, _ := http.NewRequest(http.MethodDelete, c.NomadAddr+"/v1/job/"+id+"?purge="+strconv.FormatBool(purge)+"&namespace="+ns, nil)
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("stopping job %s: %w", id, err)
+		}
+		resp.Body.Close()
+		return nil
+	}
+	for _, j := range jobs {
+		if err := deregister(j.ID, j.Namespace, false); err != nil {
+			return err
+		}
+	}
+	deadline := time.Now().Add(limit)
+	for {
+		var allocs []struct{ ID, ClientStatus string }
+		if err := c.NomadJSON("/v1/allocations?namespace=*", &allocs); err != nil {
+			return err
+		}
+		var live []string
+		for _, a := range allocs {
+			if a.ClientStatus == "running" || a.ClientStatus == "pending" {
+				live = append(live, a.ID[:8])
+			}
+		}
+		if len(live) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("allocations still running %s after stopping their jobs: %v", limit, live)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	for _, j := range jobs {
+		if err := deregister(j.ID, j.Namespace, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stop stops the jobs, then Nomad, every pot left, haproxy, Consul and the
+// image server — each process by its pid — unmounts what is left below the
+// run folder and removes it. It is safe to call twice.
+func (c *Cluster) Stop() error {
+	if c.stopped {
+		return nil
+	}
+	c.stopped = true
+	var errs []error
+	if err := c.StopJobs(time.Minute); err != nil {
+		errs = append(errs, err)
+	}
+	if c.nomad != nil {
+		c.logf("stopping Nomad (pid %d)", c.nomad.Pid())
+		if err := c.nomad.Stop(syscall.SIGINT, 30*time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Dir != "" {
+		// The plugin normally exits with Nomad.
+		for _, pid := range processesOf(c.Dir) {
+			if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && exe == filepath.Join(c.Dir, "plugins", "pot") {
+				errs = append(errs, fmt.Errorf("the pot plugin (pid %d) outlived Nomad; killed", pid))
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+	}
+	if c.PotsimRoot != "" {
+		if names, err := c.Pots(); err == nil {
+			for _, n := range names {
+				if IsTaskPot(n) {
+					c.logf("destroying pot %s, left behind", n)
+				}
+				if _, err := c.Pot("destroy", "-F", "-p", n); err != nil {
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	if c.haproxy != nil {
+		c.logf("stopping haproxy (pid %d)", c.haproxy.Pid())
+		if err := c.haproxy.Stop(syscall.SIGTERM, 10*time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.consul != nil {
+		c.logf("stopping Consul (pid %d)", c.consul.Pid())
+		if err := c.consul.Stop(syscall.SIGINT, 15*time.Second); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	_ = c.Images.Close()
+	if c.Dir != "" {
+		if err := cleanRunDir(c.Dir, c.opts.Keep); err != nil {
+			errs = append(errs, err)
+		}
+		if c.opts.Keep {
+			c.logf("kept %s", c.Dir)
+		}
+	}
+	c.lock.release()
+	return errors.Join(errs...)
+}
+
+// taskPot matches the name the driver gives a task's pot:
+// JOB_TASK_ALLOCID_XXXXXXXX.
+var taskPot = regexp.MustCompile(`_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}_[0-9A-Za-z]+$`)
+
+// IsTaskPot tells a task's pot from an image pot (IMAGE_TAG, the cache
+// pot prepare imports and keeps).
+func IsTaskPot(name string) bool { return taskPot.MatchString(name) }
+
+// cleanRunDir kills what is left running from the run folder (jail
+// processes, a plugin), unmounts what is mounted below it and removes it
+// (unless keep). A folder with a mount left is not removed: removing it
+// would reach into the mounted host folder.
+func cleanRunDir(dir string, keep bool) error {
+	for _, pid := range processesOf(dir) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if left := unmountUnder(dir); len(left) > 0 {
+		return fmt.Errorf("still mounted below %s, not removed: %v", dir, left)
+	}
+	if keep {
+		return nil
+	}
+	return os.RemoveAll(dir)
+}
+
+// reapStale cleans up after runs that died without stopping: while we hold
+// the machine lock no other run is alive, so every run folder is stale.
+// Their pots are destroyed with their own potsim, their processes killed,
+// their mounts detached.
+func reapStale(logf func(string, ...any)) {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), RunPrefix+"*"))
+	for _, dir := range dirs {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			dir = real
+		}
+		potsim, root := filepath.Join(dir, "bin", "potsim"), filepath.Join(dir, "potsim")
+		if _, err := os.Stat(root); err == nil {
+			if _, err := os.Stat(potsim); err == nil {
+				env := cleanEnv("POTSIM_ROOT=" + root)
+				if out, err := run(env, time.Minute, potsim, "ls", "-q"); err == nil {
+					for _, n := range strings.Fields(out.Stdout) {
+						_, _ = run(env, time.Minute, potsim, "destroy", "-F", "-p", n)
+					}
+				}
+			}
+		}
+		if err := cleanRunDir(dir, false); err != nil {
+			logf("cleaning up the earlier run %s: %v", dir, err)
+		} else {
+			logf("cleaned up after an earlier run that did not stop: %s", dir)
+		}
+	}
+}
+
+// Describe is a few lines naming the pot in use and where everything is.
+func (c *Cluster) Describe() string {
+	var b strings.Builder
+	if c.PotsimRoot != "" {
+		fmt.Fprintf(&b, "pot:     potsim (Linux stand-in for pot) %s, POTSIM_ROOT=%s\n", c.PotBin, c.PotsimRoot)
+	} else {
+		fmt.Fprintf(&b, "pot:     %s (%s)\n", c.PotBin, runtime.GOOS)
+	}
+	fmt.Fprintf(&b, "Nomad:   %s   (export NOMAD_ADDR=%s)\n", c.NomadAddr, c.NomadAddr)
+	fmt.Fprintf(&b, "Consul:  %s/ui/   DNS %s\n", c.ConsulAddr, c.ConsulDNS)
+	if c.HaproxyAddr != "" {
+		fmt.Fprintf(&b, "haproxy: http://%s/   stats http://%s/stats\n", c.HaproxyAddr, c.HaproxyStats)
+	}
+	fmt.Fprintf(&b, "logs:    %s/{nomad,consul,haproxy}.log\n", c.Dir)
+	return b.String()
+}
+
+// DNSPort is the port of Consul's DNS server.
+func (c *Cluster) DNSPort() string {
+	_, p, _ := net.SplitHostPort(c.ConsulDNS)
+	return p
+}

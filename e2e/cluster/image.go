@@ -1,0 +1,117 @@
+package cluster
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// The image the tests and the Linux demo run: pot prepare fetches
+// URL/IMAGE_TAG.xz. pot's images are ZFS streams; potsim takes a tar
+// archive of the root file system (gzip-compressed here) under that name.
+const (
+	ImageName = "potsim-base"
+	ImageTag  = "1.0"
+	// ImageRelease is the content of etc/image-release in the image.
+	ImageRelease = "potsim-base 1.0 (the e2e test image)\n"
+)
+
+// ImageServer is a small HTTP server of pot images, as an operator would
+// run one (any static file server does).
+type ImageServer struct {
+	URL string // base URL for a job's config { image = ... }
+	Dir string
+
+	srv *http.Server
+	ln  net.Listener
+
+	mu       sync.Mutex
+	requests map[string]int
+}
+
+// StartImageServer writes the test image into dir and serves dir on a free
+// loopback port.
+func StartImageServer(dir string) (*ImageServer, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := writeImage(filepath.Join(dir, ImageName+"_"+ImageTag+".xz")); err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s := &ImageServer{Dir: dir, URL: "http://" + ln.Addr().String() + "/images", ln: ln, requests: map[string]int{}}
+	files := http.StripPrefix("/images", http.FileServer(http.Dir(dir)))
+	s.srv = &http.Server{
+		ReadHeaderTimeout: 10 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.mu.Lock()
+			s.requests[r.URL.Path]++
+			s.mu.Unlock()
+			files.ServeHTTP(w, r)
+		}),
+	}
+	go func() { _ = s.srv.Serve(ln) }()
+	return s, nil
+}
+
+// Requests returns how often path (e.g. "/images/potsim-base_1.0.xz") was
+// asked for.
+func (s *ImageServer) Requests(path string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests[path]
+}
+
+// Close stops the server.
+func (s *ImageServer) Close() error {
+	if s == nil || s.srv == nil {
+		return nil
+	}
+	return s.srv.Close()
+}
+
+// writeImage writes a gzip'd tar of a tiny root file system.
+func writeImage(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	zw := gzip.NewWriter(f)
+	tw := tar.NewWriter(zw)
+	now := time.Now()
+	for _, d := range []string{"etc/", "tmp/", "root/", "usr/", "usr/local/", "usr/local/etc/", "mnt/", "var/", "var/log/"} {
+		if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: now}); err != nil {
+			return err
+		}
+	}
+	for name, body := range map[string]string{
+		"etc/image-release": ImageRelease,
+		"etc/hosts":         "127.0.0.1 localhost\n",
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body)), ModTime: now}); err != nil {
+			return err
+		}
+		if _, err := tw.Write([]byte(body)); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
