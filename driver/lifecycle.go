@@ -49,7 +49,13 @@ func (d *Driver) WaitTask(ctx context.Context, taskID string) (<-chan *drivers.E
 // escalation is kept short: the task is gone soon after its timeout.
 const stopEscalation = 2 * time.Second
 
-// StopTask sends the signal (SIGINT if none) to the task's main process,
+// defaultKillSignal is sent when the task names no kill_signal. Not
+// Nomad's usual SIGINT: pot runs the jail's command as a background job
+// of a non-interactive sh, which starts it with SIGINT ignored, so a shell
+// task could never see it (the docker driver defaults to SIGTERM too).
+const defaultKillSignal = "SIGTERM"
+
+// StopTask sends the signal (defaultKillSignal if none) to the task's main process,
 // waits up to timeout for it to exit, then stops the jail.
 func (d *Driver) StopTask(taskID string, timeout time.Duration, signal string) error {
 	h, ok := d.tasks.get(taskID)
@@ -64,7 +70,7 @@ func (d *Driver) StopTask(taskID string, timeout time.Duration, signal string) e
 	// that is shutting down.
 	d.deregisterFromConsul(h)
 	if signal == "" {
-		signal = "SIGINT"
+		signal = defaultKillSignal
 	}
 	sig, err := potSignalName(signal)
 	if err != nil {
