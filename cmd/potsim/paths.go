@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,14 +11,35 @@ import (
 
 // The framework configuration potsim answers `pot config` with, in place of
 // pot.conf/pot.default.conf: the pot network is 127.192.0.0/16 so that every
-// pot address is a loopback address on Linux.
+// pot address is a loopback address on Linux. POTSIM_NETWORK (a /16 inside
+// 127.0.0.0/8, e.g. 127.200.0.0/16) gives one potsim root a pot network of
+// its own, as two pot hosts have, so that concurrent test runs with
+// different roots never hand out the same address.
+var (
+	potNetwork = "127.192.0.0/16"
+	potGateway = "127.192.0.1"
+	potDNSIP   = "127.192.0.1"
+)
+
+func init() {
+	if v := os.Getenv("POTSIM_NETWORK"); v != "" {
+		ip, n, err := net.ParseCIDR(v)
+		ip4 := ip.To4()
+		if ones, bits := n.Mask.Size(); err != nil || ip4 == nil || ip4[0] != 127 || ones != 16 || bits != 32 {
+			fmt.Fprintf(os.Stderr, "potsim: POTSIM_NETWORK %q is not a /16 inside 127.0.0.0/8\n", v)
+			os.Exit(1)
+		}
+		base := n.IP.To4()
+		potNetwork = n.String()
+		potGateway = fmt.Sprintf("%d.%d.0.1", base[0], base[1])
+		potDNSIP = potGateway
+	}
+}
+
 const (
 	zfsRoot       = "zroot/pot"
-	potNetwork    = "127.192.0.0/16"
 	potNetmask    = "255.255.0.0"
-	potGateway    = "127.192.0.1"
 	potDNSName    = "dns"
-	potDNSIP      = "127.192.0.1"
 	networkStack  = "ipv4"
 	hostnameMaxLn = 64
 	defaultRoot   = "/var/lib/potsim"
