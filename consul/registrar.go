@@ -337,6 +337,12 @@ func (r *Registrar) antiEntropy(ctx context.Context) error {
 		if _, ok := services[id]; !ok && e.registered && !e.dead {
 			e.registered = false
 		}
+		// Consul answers again: what waits for a retry is registered by
+		// the tick right after this sweep, not after a backoff that grew
+		// (up to 32 s) while Consul was away.
+		if !e.registered && !e.dead {
+			e.nextTry, e.backoff = time.Time{}, 0
+		}
 	}
 	r.mu.Unlock()
 	var stale []string

@@ -156,3 +156,27 @@ func TestAntiEntropyRemovesStaleKeepsOthers(t *testing.T) {
 		}
 	}
 }
+
+// A registration that kept failing while Consul was away (its retry
+// backoff grown) is made within one anti-entropy period of Consul's
+// return, not after the backoff.
+func TestBackWithinOneAntiEntropyPeriod(t *testing.T) {
+	c := testconsul.New(t)
+	const period = 2 * time.Second
+	r, err := New(Config{Address: c.Addr(), TTL: 2 * time.Second, AntiEntropy: period}, testlog.HCLogger(t), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+
+	svc := testService("web_d")
+	r.Add(svc)
+	// Tries at 0, 1, 3, 7 s; the next would be at 15 s.
+	time.Sleep(8 * time.Second)
+	c.Start()
+	back := time.Now()
+	testconsul.Eventually(t, period+2*time.Second, "registered within one anti-entropy period", func() bool { return c.CheckStatus(CheckID(svc.ID)) == api.HealthPassing })
+	t.Logf("registered %s after Consul came back", time.Since(back))
+}

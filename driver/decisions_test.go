@@ -95,3 +95,28 @@ func TestUsageNeverNil(t *testing.T) {
 		t.Fatalf("nil part in %+v", u)
 	}
 }
+
+// TestDriverPotNamePattern: the orphan sweep recognises every name
+// potNameParts gives, and no name it does not.
+func TestDriverPotNamePattern(t *testing.T) {
+	const alloc = "9c1f9e2a-0d4b-4f59-8f3e-1e2d3c4b5a69"
+	for _, c := range []struct{ job, task string }{
+		{"web", "nginx"}, {"my.job/with weird$chars", "web.server"}, {"a_b_c", "d_e"}, {"", ""}, {"-", "--"},
+		{strings.Repeat("j", 500), strings.Repeat("t", 500)}, {"ünïcödé", "名前"}, {"x_", "_y"},
+	} {
+		cfg := &drivers.TaskConfig{ID: alloc + "/" + c.task + "/0a1b2c3d", AllocID: alloc, JobID: c.job, Name: c.task}
+		name, a := potNameParts(cfg)
+		if full := pot.PotName(name, a); !driverPotName.MatchString(full) {
+			t.Errorf("job %q task %q: pot %q not recognised as the driver's", c.job, c.task, full)
+		}
+	}
+	for _, n := range []string{
+		"web", "nginx-nomad-amd64-14_3_1_1_13", "freebsd-base_14_3", "web_nginx_" + alloc, "web_" + alloc + "_0a1b2c3d",
+		"web_nginx_" + alloc + "_0A1B2C3D", "web_nginx_" + alloc + "_0a1b2c3", "web_nginx_" + strings.ToUpper(alloc) + "_0a1b2c3d",
+		"web_nginx_" + alloc + "_0a1b2c3d_x", "web nginx_" + alloc + "_0a1b2c3d", "web_nginx_" + alloc + "_0a1b2c3d\n",
+	} {
+		if driverPotName.MatchString(n) {
+			t.Errorf("%q taken for one of the driver's pots", n)
+		}
+	}
+}

@@ -77,6 +77,15 @@ type Driver struct {
 	// consul block; stopRegistrar ends its loop.
 	registrar     *consul.Registrar
 	stopRegistrar context.CancelFunc
+
+	// janitor sweeps orphaned pots and prunes the image cache
+	// (janitor.go); flight is what starts under way use.
+	janitor janitorState
+	flight  inFlight
+	// images is the image cache's view of pot's storage, made on first
+	// use (imagestore.go).
+	storeMu sync.Mutex
+	images  imageStore
 }
 
 // New returns a pot driver.
@@ -84,7 +93,7 @@ func New(logger hclog.Logger) *Driver {
 	ctx, cancel := context.WithCancel(context.Background())
 	logger = logger.Named(PluginName)
 	cfg := hclspec.DefaultPluginConfig()
-	return &Driver{
+	d := &Driver{
 		eventer: eventer.NewEventer(ctx, logger),
 		logger:  logger,
 		ctx:     ctx,
@@ -94,6 +103,10 @@ func New(logger hclog.Logger) *Driver {
 		tasks:   newTaskStore(),
 		host:    freebsd.System(),
 	}
+	d.flight.pots = map[string]int{}
+	d.flight.images = map[string]int{}
+	go d.janitorLoop()
+	return d
 }
 
 // PluginInfo describes the plugin.
@@ -117,8 +130,12 @@ func (d *Driver) SetConfig(c *base.Config) error {
 	defer d.mu.Unlock()
 	d.config = cfg
 	next := pot.New(cfg.PotBin, d.logger.Named("pot"))
+	next.CallTimeout, next.PrepareTimeout = cfg.PotTimeouts()
 	next.Observer = d.pot.Observer // an observer (benchmarks) outlives reconfiguration
 	d.pot = next
+	d.storeMu.Lock()
+	d.images = nil // pot_bin may name another pot
+	d.storeMu.Unlock()
 	return d.startRegistrar(cfg)
 }
 

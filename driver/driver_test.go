@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -61,6 +62,7 @@ func TestMain(m *testing.M) {
 type testEnv struct {
 	t        *testing.T
 	root     string
+	network  string // prefix of the pot network's addresses, "127.N."
 	imageURL string
 	client   *pot.Client
 }
@@ -84,17 +86,22 @@ func newTestEnv(t *testing.T) *testEnv {
 	})
 	// potsim is started by the driver, which passes its own environment on.
 	t.Setenv("POTSIM_ROOT", root)
+	// A pot network of its own, so pots of other potsim roots on this
+	// machine (benchmarks, e2e) never share an address with ours.
+	network := fmt.Sprintf("127.%d.", 200+rand.IntN(50))
+	t.Setenv("POTSIM_NETWORK", network+"0.0/16")
 	image := testImageTar(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// pot fetches IMAGE_TAG.xz with the tag's dots kept.
-		if r.URL.Path == "/"+testImage+"_"+testTag+".xz" {
+		// pot fetches IMAGE_TAG.xz with the tag's dots kept. Other
+		// images named testImage-SOMETHING are the same file system.
+		if strings.HasPrefix(r.URL.Path, "/"+testImage) && strings.HasSuffix(r.URL.Path, "_"+testTag+".xz") {
 			_, _ = w.Write(image)
 			return
 		}
 		http.NotFound(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	return &testEnv{t: t, root: root, imageURL: srv.URL, client: pot.New(potsimBin, nil)}
+	return &testEnv{t: t, root: root, network: network, imageURL: srv.URL, client: pot.New(potsimBin, nil)}
 }
 
 // testImageTar is the image's file system: a base system's folders (potsim
@@ -128,11 +135,16 @@ func (e *testEnv) taskPots() []string {
 	}
 	var out []string
 	for _, n := range names {
-		if n != pot.ImageName(testImage, testTag) {
+		if !isTestImagePot(n) {
 			out = append(out, n)
 		}
 	}
 	return out
+}
+
+// isTestImagePot: the image pots of testImage and its testImage-X variants.
+func isTestImagePot(n string) bool {
+	return strings.HasPrefix(n, testImage) && strings.HasSuffix(n, "_"+strings.ReplaceAll(testTag, ".", "_")) && !driverPotName.MatchString(n)
 }
 
 func (e *testEnv) newDriver() (*Driver, *dtestutil.DriverHarness) {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/hashicorp/nomad/nomad/structs"
 	"github.com/hashicorp/nomad/plugins/drivers"
+
+	"github.com/bsdpot/nomad-pot-driver/hclspec"
 )
 
 func TestFingerprintHealth(t *testing.T) {
@@ -73,7 +75,6 @@ func TestFingerprintStream(t *testing.T) {
 
 func TestEnvAndFilesReachTheJail(t *testing.T) {
 	env := newTestEnv(t)
-	_, h := env.newDriver()
 	hostDir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(hostDir, "greeting"), []byte("hello from the host"), 0o644); err != nil {
 		t.Fatal(err)
@@ -82,6 +83,7 @@ func TestEnvAndFilesReachTheJail(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(volDir, "vol"), []byte("volume"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	_, h := env.newDriverWith(&hclspec.PluginConfig{PotBin: potsimBin, HostPathAllow: []string{hostDir, volDir}})
 	// potsim runs the command with the pot's root as its working folder:
 	// jail paths are relative to it here.
 	cfg, tc := env.task("files", `printf '%s|' "$TRICKY"; cat greeting/greeting copied/greeting vol/vol; echo; cat etc/hosts; test -d local && test -d alloc && test -d secrets && echo dirs-ok`)
@@ -102,9 +104,10 @@ func TestEnvAndFilesReachTheJail(t *testing.T) {
 
 func TestRefusedMounts(t *testing.T) {
 	env := newTestEnv(t)
-	_, h := env.newDriver()
+	dir := t.TempDir()
+	_, h := env.newDriverWith(&hclspec.PluginConfig{PotBin: potsimBin, HostPathAllow: []string{dir}})
 	cfg, tc := env.task("propagation", "true")
-	cfg.Mounts = []*drivers.MountConfig{{HostPath: t.TempDir(), TaskPath: "/data", PropagationMode: structs.VolumeMountPropagationBidirectional}}
+	cfg.Mounts = []*drivers.MountConfig{{HostPath: dir, TaskPath: "/data", PropagationMode: structs.VolumeMountPropagationBidirectional}}
 	encode(t, cfg, tc)
 	t.Cleanup(h.MkAllocDir(cfg, false))
 	if _, _, err := h.StartTask(cfg); err == nil || !strings.Contains(err.Error(), "propagation_mode") {
@@ -154,7 +157,7 @@ func TestBridgeNetworkAndPorts(t *testing.T) {
 		t.Fatalf("StartTask: %v", err)
 	}
 	t.Cleanup(func() { _ = h.DestroyTask(cfg.ID, true) })
-	if network == nil || !strings.HasPrefix(network.IP, "127.192.") || network.PortMap["http"] != 8080 {
+	if network == nil || !strings.HasPrefix(network.IP, env.network) || network.PortMap["http"] != 8080 {
 		t.Fatalf("DriverNetwork: %+v", network)
 	}
 	for _, addr := range []string{net.JoinHostPort(network.IP, "8080"), fmt.Sprintf("127.0.0.1:%d", hostPort)} {

@@ -16,11 +16,14 @@ import (
 // client restart the task's driver config is gone, so everything recovery
 // and cleanup need is here.
 type TaskState struct {
-	TaskConfig *drivers.TaskConfig    `codec:"task_config"`
-	PotName    string                 `codec:"pot_name"`
-	Pid        int                    `codec:"pid"`
-	StartedAt  time.Time              `codec:"started_at"`
-	Network    *drivers.DriverNetwork `codec:"network"`
+	TaskConfig *drivers.TaskConfig `codec:"task_config"`
+	PotName    string              `codec:"pot_name"`
+	// Image is the image pot the task's pot was cloned from (IMAGE_TAG);
+	// empty in states saved by older versions.
+	Image     string                 `codec:"image"`
+	Pid       int                    `codec:"pid"`
+	StartedAt time.Time              `codec:"started_at"`
+	Network   *drivers.DriverNetwork `codec:"network"`
 	// Consul is the driver's own registration of the pot, if asked for.
 	Consul *consul.Service `codec:"consul"`
 	// Limits are the rctl rules and cores applied to the jail, if any.
@@ -36,6 +39,7 @@ type taskHandle struct {
 	id        string
 	cfg       *drivers.TaskConfig
 	potName   string
+	image     string
 	proc      *pot.Process
 	startedAt time.Time
 	network   *drivers.DriverNetwork
@@ -60,6 +64,7 @@ func newTaskHandle(st *TaskState, proc *pot.Process, logger hclog.Logger, onExit
 		id:        st.TaskConfig.ID,
 		cfg:       st.TaskConfig,
 		potName:   st.PotName,
+		image:     st.Image,
 		proc:      proc,
 		startedAt: st.StartedAt,
 		network:   st.Network,
@@ -158,6 +163,30 @@ func (s *taskStore) add(h *taskHandle) bool {
 	}
 	s.tasks[h.id] = h
 	return true
+}
+
+// hasPot says whether a task's pot is name.
+func (s *taskStore) hasPot(name string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, h := range s.tasks {
+		if h.potName == name {
+			return true
+		}
+	}
+	return false
+}
+
+// hasImage says whether a task's pot was cloned from image.
+func (s *taskStore) hasImage(image string) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, h := range s.tasks {
+		if h.image == image {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *taskStore) remove(id string) {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/hashicorp/nomad/client/lib/fifo"
 	"github.com/hashicorp/nomad/nomad/structs"
@@ -139,8 +140,33 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 			p.mounts = append(p.mounts, pot.MountOptions{HostDir: m.host, JailPath: m.jail})
 		}
 	}
+	// Host paths the job names, and Nomad's host volumes, only under the
+	// plugin's host_path_allow, symbolic links resolved; pot is handed the
+	// resolved path. (The task's own directories above are Nomad's.)
+	pc := d.pluginConfig()
+	var pathErrs []error
+	allowed := func(key, value, hostPath string) string {
+		resolved, err := pc.CheckHostPath(key, value, hostPath)
+		if err != nil {
+			pathErrs = append(pathErrs, err)
+		}
+		return resolved
+	}
+	mountable := func(key, value, hostPath string) string {
+		resolved := allowed(key, value, hostPath)
+		if strings.IndexFunc(resolved, unicode.IsSpace) >= 0 {
+			// A link may lead to a folder whose name pot's
+			// space-separated fscomp.conf cannot hold.
+			pathErrs = append(pathErrs, fmt.Errorf("%s %q: host path %s resolves to %q, which contains whitespace (pot stores mounts space-separated)", key, value, hostPath, resolved))
+		}
+		return resolved
+	}
+	if file, ok := strings.CutPrefix(p.prepare.DNS, "custom:"); ok {
+		p.prepare.DNS = "custom:" + allowed("dns", s.Network.DNS, file)
+	}
 	for _, m := range s.Mounts {
-		p.mounts = append(p.mounts, pot.MountOptions{HostDir: m.HostPath, JailPath: m.JailPath, ReadOnly: m.ReadOnly})
+		host := mountable(m.Key, m.HostPath+":"+m.JailPath, m.HostPath)
+		p.mounts = append(p.mounts, pot.MountOptions{HostDir: host, JailPath: m.JailPath, ReadOnly: m.ReadOnly})
 	}
 	// Nomad's own mounts (host volumes): honoured when pot can, refused
 	// otherwise, since Nomad never learns our MountConfigs capability.
@@ -157,13 +183,22 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 		if !filepath.IsAbs(m.HostPath) || !strings.HasPrefix(m.TaskPath, "/") {
 			return nil, fmt.Errorf("volume_mount %d: host path %q and task path %q must be absolute", i, m.HostPath, m.TaskPath)
 		}
-		p.mounts = append(p.mounts, pot.MountOptions{HostDir: m.HostPath, JailPath: filepath.Clean(m.TaskPath), ReadOnly: m.Readonly})
+		if err := pot.CheckValue(m.TaskPath); err != nil || strings.ContainsAny(m.TaskPath, " \t") {
+			return nil, fmt.Errorf("volume_mount %d: task path %q: pot cannot take it (no whitespace or line break)", i, m.TaskPath)
+		}
+		jailPath := filepath.Clean(m.TaskPath)
+		host := mountable("volume_mount "+jailPath, m.HostPath, m.HostPath)
+		p.mounts = append(p.mounts, pot.MountOptions{HostDir: host, JailPath: jailPath, ReadOnly: m.Readonly})
 	}
 	if len(cfg.Devices) > 0 {
 		return nil, fmt.Errorf("devices are not supported by the pot driver")
 	}
 	for _, c := range s.Copies {
-		p.copies = append(p.copies, pot.CopyOptions{Source: c.Src, Destination: c.Dest, CreateParents: true})
+		src := allowed(c.Key, c.Src+":"+c.Dest, c.Src)
+		p.copies = append(p.copies, pot.CopyOptions{Source: src, Destination: c.Dest, CreateParents: true})
+	}
+	if len(pathErrs) > 0 {
+		return nil, fmt.Errorf("invalid task config: %w", errors.Join(pathErrs...))
 	}
 	for _, h := range s.ExtraHosts {
 		p.hosts = append(p.hosts, pot.Host{Name: h.Name, IP: h.IP.String()})
@@ -256,6 +291,9 @@ func potNameParts(cfg *drivers.TaskConfig) (name, alloc string) {
 }
 
 func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.TaskHandle, _ *drivers.DriverNetwork, err error) {
+	// Until the task is in the store (or its pot removed), the janitor
+	// leaves the pot and its image alone.
+	defer d.beginStart(p.potName, p.image)()
 	client := d.potClient()
 	ctx, cancel := context.WithCancel(d.ctx)
 	defer cancel()
@@ -267,14 +305,21 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		}
 		p.prepare.DNS = "custom:" + file
 	}
+	imported := false
 	if names, lerr := client.List(ctx); lerr == nil && !contains(names, p.image) {
+		imported = true
 		d.emit(cfg, fmt.Sprintf("Importing image %s tag %s from %s", p.prepare.Image, p.prepare.Tag, p.prepare.URL))
 	}
 	if _, err := client.Prepare(ctx, p.prepare); err != nil {
-		// prepare may have got as far as creating the pot.
+		// prepare may have got as far as creating the pot, and as far
+		// as importing the image (marked then, so it can be pruned).
 		d.cleanupPot(p.potName)
+		if imported {
+			d.useImage(ctx, p.image, true)
+		}
 		return nil, nil, err
 	}
+	d.useImage(ctx, p.image, imported)
 	defer func() {
 		if err != nil {
 			d.cleanupPot(p.potName)
@@ -338,7 +383,7 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		return nil, nil, err
 	}
 
-	state := TaskState{TaskConfig: cfg, PotName: p.potName, Pid: proc.Pid(), StartedAt: time.Now(), Network: network, Consul: svc, limits: lim}
+	state := TaskState{TaskConfig: cfg, PotName: p.potName, Image: p.image, Pid: proc.Pid(), StartedAt: time.Now(), Network: network, Consul: svc, limits: lim}
 	h := newTaskHandle(&state, proc, d.logger, d.taskExited)
 	if err := d.afterStart(ctx, client, cfg, h, lim); err != nil {
 		d.stopJail(h)

@@ -3,6 +3,7 @@ package freebsd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -59,4 +60,137 @@ func zfsMissing(err error) bool {
 	}
 	s := strings.ToLower(ze.Stderr)
 	return strings.Contains(s, "does not exist") || strings.Contains(s, "no such pool")
+}
+
+// PotDataset is one pot as ZFS sees it: ROOT/jails/NAME and the datasets
+// below it.
+type PotDataset struct {
+	// Used is the "used" property of ROOT/jails/NAME in bytes (its
+	// datasets and snapshots together).
+	Used uint64
+	// Origins are the pots this one was cloned from: the pot named in
+	// the origin of ROOT/jails/NAME or any dataset below it
+	// (ROOT/jails/BASE/m@SNAP for a clone of BASE).
+	Origins []string
+}
+
+// ImageMarkProperty is the ZFS user property the driver sets on the
+// dataset of an image it imported: the time it last used the image
+// (FormatImageMark).
+const ImageMarkProperty = "org.bsdpot.nomad-pot-driver:last-used"
+
+// ReadPotDatasets lists the pots under ROOT/jails with go-zfs (one `zfs list
+// -rHp -t filesystem`), keyed by pot name.
+func ReadPotDatasets(ctx context.Context, root string) (map[string]PotDataset, error) {
+	zfsRunnerOnce.Do(func() {
+		zfs.SetRunner(&zfs.Runner{Timeout: ZFSCallTimeout, Grace: ZFSCallGrace})
+	})
+	if err := checkDatasetName(root); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	jails := root + "/jails"
+	list, err := zfs.Filesystems(jails)
+	if err != nil {
+		return nil, &ZFSError{What: "dataset " + jails, Missing: zfsMissing(err), Err: err}
+	}
+	return potDatasets(jails, list), nil
+}
+
+// potDatasets groups go-zfs's datasets below jails by pot.
+func potDatasets(jails string, list []*zfs.Dataset) map[string]PotDataset {
+	out := map[string]PotDataset{}
+	potOf := func(name string) (string, bool) {
+		rest, ok := strings.CutPrefix(name, jails+"/")
+		if !ok || rest == "" {
+			return "", false
+		}
+		if i := strings.IndexAny(rest, "/@"); i >= 0 {
+			rest = rest[:i]
+		}
+		return rest, rest != ""
+	}
+	for _, ds := range list {
+		pot, ok := potOf(ds.Name)
+		if !ok {
+			continue
+		}
+		p := out[pot]
+		if ds.Name == jails+"/"+pot {
+			p.Used = ds.Used
+		}
+		if base, ok := potOf(ds.Origin); ok && base != pot {
+			p.Origins = append(p.Origins, base)
+		}
+		out[pot] = p
+	}
+	return out
+}
+
+// ReadImageMark reads ImageMarkProperty of ROOT/jails/NAME: the time the
+// driver last used the image, and whether the driver marked it at all.
+func ReadImageMark(ctx context.Context, root, name string) (time.Time, bool, error) {
+	ds, err := potDataset(ctx, root, name)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	v, err := ds.GetProperty(ImageMarkProperty)
+	if err != nil {
+		return time.Time{}, false, &ZFSError{What: "dataset " + ds.Name, Missing: zfsMissing(err), Err: err}
+	}
+	return ParseImageMark(v)
+}
+
+// WriteImageMark sets ImageMarkProperty of ROOT/jails/NAME to t.
+func WriteImageMark(ctx context.Context, root, name string, t time.Time) error {
+	ds, err := potDataset(ctx, root, name)
+	if err != nil {
+		return err
+	}
+	if err := ds.SetProperty(ImageMarkProperty, FormatImageMark(t)); err != nil {
+		return &ZFSError{What: "dataset " + ds.Name, Missing: zfsMissing(err), Err: err}
+	}
+	return nil
+}
+
+func potDataset(ctx context.Context, root, name string) (*zfs.Dataset, error) {
+	zfsRunnerOnce.Do(func() {
+		zfs.SetRunner(&zfs.Runner{Timeout: ZFSCallTimeout, Grace: ZFSCallGrace})
+	})
+	if err := checkDatasetName(root); err != nil {
+		return nil, err
+	}
+	if name == "" || strings.ContainsAny(name, "/@ \t\n\x00") || strings.HasPrefix(name, "-") {
+		return nil, &ZFSError{What: "pot " + name, Err: errors.New("invalid pot name")}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &zfs.Dataset{Name: root + "/jails/" + name}, nil
+}
+
+func checkDatasetName(root string) error {
+	if root == "" || strings.HasPrefix(root, "-") || strings.ContainsAny(root, " \t\n\x00@") {
+		return &ZFSError{What: "dataset " + root, Missing: root == "", Err: errors.New("invalid dataset name")}
+	}
+	return nil
+}
+
+// FormatImageMark and ParseImageMark write and read the value of an image
+// mark: the time in RFC 3339 with nanoseconds, UTC ("-" or "" is no mark).
+func FormatImageMark(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// ParseImageMark: see FormatImageMark.
+func ParseImageMark(v string) (time.Time, bool, error) {
+	v = strings.TrimSpace(v)
+	if v == "" || v == "-" {
+		return time.Time{}, false, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("image mark %q is not an RFC 3339 time", v)
+	}
+	return t, true, nil
 }

@@ -140,3 +140,63 @@ func ParseAttribute(s string) (Attribute, error) {
 }
 
 var errDuplicate = errors.New("set twice")
+
+// riskyAttributes are the attributes that weaken the jail's isolation from
+// the host (FreeBSD jail(8) parameters, pot 0.16's names), each with the
+// test of a value that does so and why. A job may set them only when the
+// plugin's attributes_allow names them; values that keep pot's default
+// isolation (NO, enforce_statfs 2, children 0, devfs_ruleset 4, sysv*
+// new/disable) need no allowing.
+var riskyAttributes = map[string]struct {
+	risky func(value string) bool
+	why   string
+}{
+	"mount":          {isYes, "allow.mount: root in the jail may mount file systems"},
+	"nullfs":         {isYes, "allow.mount.nullfs: root in the jail may mount nullfs"},
+	"tmpfs":          {isYes, "allow.mount.tmpfs: root in the jail may mount tmpfs, which takes host memory without limit"},
+	"zfs":            {isYes, "allow.mount.zfs: root in the jail may mount and manage ZFS datasets delegated to it"},
+	"linprocfs":      {isYes, "allow.mount.linprocfs: root in the jail may mount linprocfs"},
+	"raw_sockets":    {isYes, "allow.raw_sockets: raw sockets, so forged packets and ICMP"},
+	"mlock":          {isYes, "allow.mlock: wiring memory, which the host cannot page out"},
+	"children":       {func(v string) bool { return v != "0" }, "children.max: the jail may create jails of its own"},
+	"enforce_statfs": {func(v string) bool { return v != "2" }, "enforce_statfs below 2: the jail sees the host's mount points (and may mount, with mount)"},
+	"devfs_ruleset":  {func(v string) bool { return v != "4" }, "devfs_ruleset other than 4 (devfsrules_jail): another set of host devices in the jail's /dev, all of them with 0"},
+	"sysvshm":        {isInherit, "sysvshm inherit: the host's System V shared memory"},
+	"sysvsem":        {isInherit, "sysvsem inherit: the host's System V semaphores"},
+	"sysvmsg":        {isInherit, "sysvmsg inherit: the host's System V message queues"},
+}
+
+func isYes(v string) bool     { return v == "YES" }
+func isInherit(v string) bool { return v == "inherit" }
+
+// RiskyAttributes returns the names attributes_allow may list, sorted.
+func RiskyAttributes() []string {
+	names := make([]string, 0, len(riskyAttributes))
+	for n := range riskyAttributes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// AttributeRisk says why a parsed attribute weakens the jail's isolation,
+// or "" when it does not.
+func AttributeRisk(a Attribute) string {
+	r, ok := riskyAttributes[a.Name]
+	if !ok || !r.risky(a.Value) {
+		return ""
+	}
+	return r.why
+}
+
+// checkAllowedAttribute checks an attributes_allow entry: an attribute a
+// job may set (listing one that is not risky changes nothing).
+func checkAllowedAttribute(name string) error {
+	if def, ok := attrDefs[name]; ok && def.owned == "" {
+		return nil
+	}
+	if def, ok := attrDefs[name]; ok {
+		return fmt.Errorf("attribute %s is set by the driver and cannot be allowed: %s", name, def.owned)
+	}
+	return fmt.Errorf("unknown pot attribute; the risky ones are: %s", strings.Join(RiskyAttributes(), " "))
+}

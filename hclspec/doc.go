@@ -21,6 +21,12 @@
 //
 //	mount[1] "a:b:c": want HOSTPATH:JAILPATH with exactly one ':'
 //
+// What a task may do on this client is the plugin config's to say, checked
+// after Validate: PluginConfig.CheckTask (rctl resources in rctl_allow,
+// risky attributes in attributes_allow, see RiskyAttributes) and
+// PluginConfig.CheckHostPath (host paths, symbolic links resolved, under
+// host_path_allow; the default allows none).
+//
 // This package decides nothing about the Nomad boundary (environment, kill
 // timeouts, alloc directories): the driver does that. Quoting for the jail's
 // shell lives in package pot only; the start command is built here with

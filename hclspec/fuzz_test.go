@@ -132,12 +132,3 @@ func FuzzSplitPairs(f *testing.F) {
 		}
 	})
 }
-
-func hasDotDot(p string) bool {
-	for _, el := range strings.Split(p, "/") {
-		if el == ".." {
-			return true
-		}
-	}
-	return false
-}

@@ -40,8 +40,10 @@ func parseRctl(m MapStrStr, errs *errList) []freebsd.Limit {
 }
 
 // CheckTask checks what the plugin configuration allows of a validated
-// task: every resource of its rctl block must be in rctl_allow. Errors
-// name the key and the value, like Validate's.
+// task: every resource of its rctl block must be in rctl_allow, and every
+// risky attribute (AttributeRisk) in attributes_allow. Errors name the key
+// and the value, like Validate's. Host paths are checked by CheckHostPath,
+// which looks at the host's file system.
 func (c *PluginConfig) CheckTask(s *TaskSettings) error {
 	if c == nil || s == nil {
 		return nil
@@ -62,6 +64,18 @@ func (c *PluginConfig) CheckTask(s *TaskSettings) error {
 			errs.add(fieldErr("rctl["+quoteValue(l.Resource)+"]", strconv.FormatUint(l.Amount, 10),
 				fmt.Errorf("rctl resource %s is not in the pot plugin's rctl_allow (allowed: %s)", l.Resource, have)))
 		}
+	}
+	attrAllowed := map[string]bool{}
+	for _, a := range c.AttributesAllow {
+		attrAllowed[a] = true
+	}
+	for i, a := range s.Attributes {
+		why := AttributeRisk(a)
+		if why == "" || attrAllowed[a.Name] {
+			continue
+		}
+		errs.add(fieldErr(idx("attributes", i), a.Name+":"+a.Value,
+			fmt.Errorf("%s weakens the jail's isolation (%s); the pot plugin's attributes_allow must list %s", a.Name, why, a.Name)))
 	}
 	return errs.err()
 }

@@ -213,6 +213,9 @@ type Mount struct {
 	JailPath string
 	// ReadOnly mounts with -r.
 	ReadOnly bool
+	// Key is the entry's key in the task config ("mount[0]",
+	// "mount_read_only[1]"), set by TaskConfig.Validate.
+	Key string
 }
 
 // ParseMount checks "HOSTPATH:JAILPATH". Neither path may contain ':' or
@@ -246,6 +249,9 @@ type Copy struct {
 	Src string
 	// Dest is an absolute, clean jail path.
 	Dest string
+	// Key is the entry's key in the task config ("copy[0]"), set by
+	// TaskConfig.Validate.
+	Key string
 }
 
 // ParseCopy checks "HOSTSRC:JAILDEST": exactly one ':', both paths

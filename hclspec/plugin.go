@@ -6,6 +6,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bsdpot/nomad-pot-driver/freebsd"
 	"github.com/bsdpot/nomad-pot-driver/pot"
@@ -26,6 +27,14 @@ const DefaultPotBin = "/usr/local/bin/pot"
 //	    limits_best_effort = false
 //	    rctl_allow = ["coredumpsize", "maxproc", "memorylocked", "nthr",
 //	                  "openfiles", "pseudoterminals", "swapuse", "vmemoryuse"]
+//	    host_path_allow     = []      # host paths jobs may mount or copy in
+//	    attributes_allow    = []      # risky pot attributes jobs may set
+//	    pot_call_timeout    = "2m"
+//	    pot_prepare_timeout = "10m"
+//	    orphan_grace        = "10m"
+//	    orphan_sweep_period = "1m"
+//	    image_cache_max_bytes = 0     # 0: no size budget
+//	    image_cache_max_age   = "0"   # 0: no age limit
 //	  }
 //	}
 var PluginConfigSpec = nhcl.NewObject(map[string]*nhcl.Spec{
@@ -50,7 +59,47 @@ var PluginConfigSpec = nhcl.NewObject(map[string]*nhcl.Spec{
 		nhcl.NewAttr("rctl_allow", "list(string)", false),
 		nhcl.NewLiteral(hclStringList(freebsd.DefaultExtraAllow)),
 	),
+	"host_path_allow": nhcl.NewDefault(
+		nhcl.NewAttr("host_path_allow", "list(string)", false),
+		nhcl.NewLiteral("[]"),
+	),
+	"attributes_allow": nhcl.NewDefault(
+		nhcl.NewAttr("attributes_allow", "list(string)", false),
+		nhcl.NewLiteral("[]"),
+	),
+	"pot_call_timeout": nhcl.NewDefault(
+		nhcl.NewAttr("pot_call_timeout", "string", false),
+		nhcl.NewLiteral(`"`+DefaultPotCallTimeout.String()+`"`),
+	),
+	"pot_prepare_timeout": nhcl.NewDefault(
+		nhcl.NewAttr("pot_prepare_timeout", "string", false),
+		nhcl.NewLiteral(`"`+DefaultPotPrepareTimeout.String()+`"`),
+	),
+	"orphan_grace": nhcl.NewDefault(
+		nhcl.NewAttr("orphan_grace", "string", false),
+		nhcl.NewLiteral(`"`+DefaultOrphanGrace.String()+`"`),
+	),
+	"orphan_sweep_period": nhcl.NewDefault(
+		nhcl.NewAttr("orphan_sweep_period", "string", false),
+		nhcl.NewLiteral(`"`+DefaultOrphanSweepPeriod.String()+`"`),
+	),
+	"image_cache_max_bytes": nhcl.NewDefault(
+		nhcl.NewAttr("image_cache_max_bytes", "number", false),
+		nhcl.NewLiteral("0"),
+	),
+	"image_cache_max_age": nhcl.NewDefault(
+		nhcl.NewAttr("image_cache_max_age", "string", false),
+		nhcl.NewLiteral(`"0s"`),
+	),
 })
+
+// Defaults of the plugin config's durations.
+const (
+	DefaultPotCallTimeout    = 2 * time.Minute
+	DefaultPotPrepareTimeout = 10 * time.Minute
+	DefaultOrphanGrace       = 10 * time.Minute
+	DefaultOrphanSweepPeriod = time.Minute
+)
 
 // PluginConfig is the decoded plugin block (base.MsgPackDecode of
 // base.Config.PluginConfig). Add a field here together with its entry in
@@ -73,6 +122,29 @@ type PluginConfig struct {
 	// RctlAllow lists the rctl resources a task's rctl block may limit.
 	// Absent: freebsd.DefaultExtraAllow; empty: none.
 	RctlAllow []string `codec:"rctl_allow"`
+	// HostPathAllow lists the host folders under which a job's mount,
+	// mount_read_only, copy and Nomad host volumes may lie (after
+	// resolving symbolic links). Empty: no host path is allowed.
+	HostPathAllow []string `codec:"host_path_allow"`
+	// AttributesAllow lists the risky pot attributes (RiskyAttributes) a
+	// job may set. Empty: none.
+	AttributesAllow []string `codec:"attributes_allow"`
+	// PotCallTimeout bounds every pot command but prepare and the task's
+	// own pot start (Go duration, default 2m); PotPrepareTimeout bounds
+	// pot prepare, which may download an image (default 10m).
+	PotCallTimeout    string `codec:"pot_call_timeout"`
+	PotPrepareTimeout string `codec:"pot_prepare_timeout"`
+	// OrphanGrace is how long a pot named like the driver's pots, that no
+	// task of the driver owns, is left alone before the sweep destroys it
+	// (default 10m). OrphanSweepPeriod is how often the sweep runs
+	// (default 1m; "0" turns the orphan sweep off).
+	OrphanGrace       string `codec:"orphan_grace"`
+	OrphanSweepPeriod string `codec:"orphan_sweep_period"`
+	// ImageCacheMaxBytes is the size budget of the images the driver
+	// imported (0: none); ImageCacheMaxAge removes such an image once it
+	// has not been used for that long ("0": never).
+	ImageCacheMaxBytes int64  `codec:"image_cache_max_bytes"`
+	ImageCacheMaxAge   string `codec:"image_cache_max_age"`
 }
 
 // DefaultPluginConfig is the configuration used when the agent gives none.
@@ -82,6 +154,14 @@ func DefaultPluginConfig() *PluginConfig {
 		RctlBin:   freebsd.DefaultRctlBin,
 		CpusetBin: freebsd.DefaultCpusetBin,
 		RctlAllow: append([]string(nil), freebsd.DefaultExtraAllow...),
+
+		HostPathAllow:     []string{},
+		AttributesAllow:   []string{},
+		PotCallTimeout:    DefaultPotCallTimeout.String(),
+		PotPrepareTimeout: DefaultPotPrepareTimeout.String(),
+		OrphanGrace:       DefaultOrphanGrace.String(),
+		OrphanSweepPeriod: DefaultOrphanSweepPeriod.String(),
+		ImageCacheMaxAge:  "0s",
 	}
 }
 
@@ -117,6 +197,24 @@ func (c *PluginConfig) Validate() error {
 			errs.add(fieldErr(idx("rctl_allow", i), r, err))
 		}
 	}
+	for i, p := range c.HostPathAllow {
+		if err := checkAllowedPrefix(p); err != nil {
+			errs.add(fieldErr(idx("host_path_allow", i), p, err))
+		}
+	}
+	for i, a := range c.AttributesAllow {
+		if err := checkAllowedAttribute(a); err != nil {
+			errs.add(fieldErr(idx("attributes_allow", i), a, err))
+		}
+	}
+	for _, d := range c.durations() {
+		if _, err := d.parse(); err != nil {
+			errs.add(err)
+		}
+	}
+	if c.ImageCacheMaxBytes < 0 {
+		errs.add(fieldErr("image_cache_max_bytes", strconv.FormatInt(c.ImageCacheMaxBytes, 10), errors.New("must not be negative (0: no size budget)")))
+	}
 	if err := errs.err(); err != nil {
 		return err
 	}
@@ -150,4 +248,75 @@ func hclStringList(list []string) string {
 		q[i] = strconv.Quote(v)
 	}
 	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// durationKey is one duration of the plugin config.
+type durationKey struct {
+	key   string
+	value string
+	def   time.Duration
+	min   time.Duration
+	// zeroOK: "0" is allowed and means off.
+	zeroOK bool
+}
+
+func (d durationKey) parse() (time.Duration, error) {
+	if d.value == "" {
+		return d.def, nil
+	}
+	v, err := time.ParseDuration(d.value)
+	if err != nil {
+		return 0, fieldErr(d.key, d.value, errors.New("want a duration such as \"90s\" or \"10m\""))
+	}
+	if v == 0 && d.zeroOK {
+		return 0, nil
+	}
+	if v < d.min {
+		msg := fmt.Sprintf("must be at least %s", d.min)
+		if d.zeroOK {
+			msg += " (or 0: off)"
+		}
+		return 0, fieldErr(d.key, d.value, errors.New(msg))
+	}
+	return v, nil
+}
+
+func (c *PluginConfig) durations() []durationKey {
+	return []durationKey{
+		{key: "pot_call_timeout", value: c.PotCallTimeout, def: DefaultPotCallTimeout, min: time.Second},
+		{key: "pot_prepare_timeout", value: c.PotPrepareTimeout, def: DefaultPotPrepareTimeout, min: time.Second},
+		{key: "orphan_grace", value: c.OrphanGrace, def: DefaultOrphanGrace, min: time.Second},
+		{key: "orphan_sweep_period", value: c.OrphanSweepPeriod, def: DefaultOrphanSweepPeriod, min: time.Second, zeroOK: true},
+		{key: "image_cache_max_age", value: c.ImageCacheMaxAge, def: 0, min: time.Minute, zeroOK: true},
+	}
+}
+
+// duration returns the parsed value of a duration key; a value Validate
+// would refuse gives the default.
+func (c *PluginConfig) duration(i int) time.Duration {
+	d := c.durations()[i]
+	v, err := d.parse()
+	if err != nil {
+		return d.def
+	}
+	return v
+}
+
+// PotTimeouts returns pot_call_timeout and pot_prepare_timeout.
+func (c *PluginConfig) PotTimeouts() (call, prepare time.Duration) {
+	return c.duration(0), c.duration(1)
+}
+
+// Orphans returns orphan_grace and orphan_sweep_period (0: no sweep).
+func (c *PluginConfig) Orphans() (grace, period time.Duration) {
+	return c.duration(2), c.duration(3)
+}
+
+// ImageCache returns image_cache_max_bytes and image_cache_max_age (0:
+// no limit of that kind).
+func (c *PluginConfig) ImageCache() (maxBytes int64, maxAge time.Duration) {
+	if c.ImageCacheMaxBytes > 0 {
+		maxBytes = c.ImageCacheMaxBytes
+	}
+	return maxBytes, c.duration(4)
 }

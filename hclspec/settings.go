@@ -173,6 +173,7 @@ func (c *TaskConfig) Validate() (*TaskSettings, error) {
 				continue
 			}
 			jailPaths[m.JailPath] = k
+			m.Key = k
 			s.Mounts = append(s.Mounts, m)
 		}
 	}
@@ -186,6 +187,7 @@ func (c *TaskConfig) Validate() (*TaskSettings, error) {
 			errs.add(fieldErr(idx("copy", i), v, err))
 			continue
 		}
+		cp.Key = idx("copy", i)
 		s.Copies = append(s.Copies, cp)
 	}
 

@@ -57,13 +57,13 @@ func TestValidateFull(t *testing.T) {
 		PortMap:     map[string]uint16{"http": 80, "https": 443},
 		NetworkMode: NetworkInherit,
 		Mounts: []Mount{
-			{HostPath: "/mnt/s3/web/www", JailPath: "/mnt"},
-			{HostPath: "/var/db", JailPath: "/var/db/x"},
-			{HostPath: "/usr/local/etc/ssl", JailPath: "/etc/ssl", ReadOnly: true},
+			{HostPath: "/mnt/s3/web/www", JailPath: "/mnt", Key: "mount[0]"},
+			{HostPath: "/var/db", JailPath: "/var/db/x", Key: "mount[1]"},
+			{HostPath: "/usr/local/etc/ssl", JailPath: "/etc/ssl", ReadOnly: true, Key: "mount_read_only[0]"},
 		},
 		Copies: []Copy{
-			{Src: "/mnt/s3/web/nginx.conf", Dest: "/usr/local/etc/nginx/nginx.conf"},
-			{Src: "/etc/resolv.conf", Dest: "/"},
+			{Src: "/mnt/s3/web/nginx.conf", Dest: "/usr/local/etc/nginx/nginx.conf", Key: "copy[0]"},
+			{Src: "/etc/resolv.conf", Dest: "/", Key: "copy[1]"},
 		},
 		ExtraHosts: []Host{
 			{Name: "db.example.org", IP: netip.MustParseAddr("10.0.0.2")},

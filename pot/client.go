@@ -86,8 +86,13 @@ func (e *Error) Error() string {
 			msg = pm + "; " + msg
 		}
 	}
-	if msg == "" && e.Err != nil {
+	switch {
+	case msg == "" && e.Err != nil:
 		msg = e.Err.Error()
+	case e.ExitCode < 0 && e.Err != nil:
+		// pot did not exit on its own (killed at a deadline, refused
+		// before it ran): that comes first, what it said after.
+		msg = e.Err.Error() + "; " + msg
 	}
 	sub := ""
 	if len(e.Args) > 0 {
@@ -142,6 +147,7 @@ func (c *Client) runTimeout(ctx context.Context, limit time.Duration, args ...st
 			return nil, &Error{Args: args, ExitCode: -1, Err: fmt.Errorf("refused before calling pot: %w", err)}
 		}
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.bin(), args...)
@@ -165,12 +171,28 @@ func (c *Client) runTimeout(ctx context.Context, limit time.Duration, args ...st
 			code = ee.ExitCode()
 		}
 		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (after %s)", ctx.Err(), limit)
+			err = deadlineError(parent, ctx, limit, took)
 			code = -1
 		}
 		return stdout.Bytes(), &Error{Args: args, ExitCode: code, Stderr: stderr.String(), Stdout: stdout.String(), Err: err}
 	}
 	return stdout.Bytes(), nil
+}
+
+// ErrTimeout is wrapped by the error of a pot command killed because it
+// did not finish within the client's limit (CallTimeout, PrepareTimeout).
+var ErrTimeout = errors.New("pot did not finish in time and was killed")
+
+// deadlineError says why a pot command was ended early: the client's own
+// limit (ErrTimeout), the caller's deadline, or the caller giving up.
+func deadlineError(parent, ctx context.Context, limit, took time.Duration) error {
+	switch {
+	case parent.Err() == context.Canceled:
+		return fmt.Errorf("cancelled after %s: %w", took.Round(time.Millisecond), parent.Err())
+	case parent.Err() != nil:
+		return fmt.Errorf("no answer within the caller's deadline (%s), killed: %w", took.Round(time.Millisecond), parent.Err())
+	}
+	return fmt.Errorf("%w: no answer within %s: %w", ErrTimeout, limit, ctx.Err())
 }
 
 // Version returns pot's bare version, e.g. "0.16.0" (`pot version -q`).

@@ -63,13 +63,16 @@ func EnvLiteral(v string) (string, error) {
 	if err := CheckValue(v); err != nil {
 		return "", err
 	}
+	// Byte by byte: ranging over runes would turn invalid UTF-8 into
+	// U+FFFD and change the value. The bytes escaped are ASCII, never part
+	// of a multi-byte character.
 	var b strings.Builder
-	for _, r := range v {
-		switch r {
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
 		case '\\', '$', '`':
 			b.WriteByte('\\')
 		}
-		b.WriteRune(r)
+		b.WriteByte(v[i])
 	}
 	return b.String(), nil
 }

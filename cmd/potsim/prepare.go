@@ -702,6 +702,11 @@ func clonePot(pname, potbase, ntype, ip, bridge, stack, dns string) error {
 	if err := os.WriteFile(confFile(pname), []byte(b.String()), 0o644); err != nil {
 		return err
 	}
+	// potsim's record of what ZFS keeps as the origin of NAME/m (the
+	// snapshot of the base pot it was cloned from): not in pot.conf.
+	if err := os.WriteFile(filepath.Join(pdir, "conf", ".potsim_origin"), []byte(potbase+"\n"), 0o644); err != nil {
+		return err
+	}
 	for _, f := range []string{"prestart.sh", "prestop.sh", "poststart.sh", "poststop.sh", "resolv.conf"} {
 		src := filepath.Join(pbdir, "conf", f)
 		if fileExists(src) {
