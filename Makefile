@@ -22,11 +22,12 @@ potsim:
 freebsd:
 	GOOS=freebsd GOARCH=amd64 $(GO) build -trimpath -o $(BIN)/freebsd-amd64/nomad-pot-driver .
 
-# Unit, contract (pot client against potsim) and driver tests, with the race detector.
-test-unit: build
+# Unit, contract (pot client against potsim) and driver tests, with the race
+# detector; the Consul tests run a real Consul, so the agents come first.
+test-unit: build agents
 	$(GO) test -race -count=1 $(PKGS)
 
-test: lint test-unit e2e
+test: lint test-unit fuzz-ci e2e
 
 # The pinned Nomad and Consul agents the e2e tests and the demo run: built
 # once per machine (~10 min the first time, progress every 30 s), then reused.
@@ -64,7 +65,7 @@ fuzz:
 	$(GO) test ./pot -run='^$$' -fuzz=FuzzQuoteEnv -fuzztime=$(FUZZTIME)
 
 # The same, bounded for CI: FUZZ_CI_TIME per target (9 targets).
-FUZZ_CI_TIME ?= 10s
+FUZZ_CI_TIME ?= 5s
 .PHONY: fuzz-ci
 fuzz-ci:
 	$(MAKE) fuzz FUZZTIME=$(FUZZ_CI_TIME)

@@ -19,7 +19,7 @@ import (
 // startCluster starts Consul, Nomad with the pot driver on potsim, the image
 // server and haproxy (example-jobs/haproxy.cfg) for the test, and stops all
 // of it — every process by its pid — when the test ends, failed or not.
-func startCluster(t *testing.T) (*cluster.Cluster, string) {
+func startCluster(t *testing.T, opts ...func(*cluster.Options)) (*cluster.Cluster, string) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("the end-to-end suite runs potsim, on Linux")
@@ -46,7 +46,7 @@ func startCluster(t *testing.T) (*cluster.Cluster, string) {
 	nomadClientDirs := globNomadClient()
 
 	start := time.Now()
-	c, err := cluster.Start(ctx, cluster.Options{
+	o := cluster.Options{
 		Who:           "go test -tags e2e (" + t.Name() + ")",
 		RepoRoot:      root,
 		AgentsDir:     agents,
@@ -54,15 +54,21 @@ func startCluster(t *testing.T) (*cluster.Cluster, string) {
 		HaproxyConfig: filepath.Join(root, "example-jobs", "haproxy.cfg"),
 		Keep:          os.Getenv("E2E_KEEP") != "",
 		Logf:          t.Logf,
-	})
+	}
+	for _, f := range opts {
+		f(&o)
+	}
+	c, err := cluster.Start(ctx, o)
 	if err != nil {
 		t.Fatalf("starting the cluster: %v", err)
 	}
 	t.Logf("cluster up in %s:\n%s", time.Since(start).Round(time.Millisecond), c.Describe())
 	procs := c.Procs()
 	t.Cleanup(func() {
+		// Consul restarted by a test, haproxies a test started.
+		procs = append(procs, c.Procs()...)
 		if t.Failed() {
-			for _, p := range procs {
+			for _, p := range c.Procs() {
 				t.Logf("last lines of %s (without HTTP request lines):\n%s", p.LogPath, p.Tail(60, "http: request complete", "memberlist: Stream connection"))
 			}
 		}

@@ -21,7 +21,9 @@ import (
 // parallel subtest, then checks that nothing is left: no task pot in
 // `pot ls`, the image fetched once and kept as the image pot.
 func TestExampleJobs(t *testing.T) {
-	c, root := startCluster(t)
+	// The driver registers tasks with a consul block (jail-service), and
+	// calls the recording rctl and cpuset (limits).
+	c, root := startCluster(t, driverConsul, func(o *cluster.Options) { o.Recorder = true })
 	suiteStart := time.Now()
 
 	t.Run("jobs", func(t *testing.T) {
@@ -29,6 +31,8 @@ func TestExampleJobs(t *testing.T) {
 		t.Run("batch", func(t *testing.T) { t.Parallel(); testBatch(t, c, root) })
 		t.Run("files", func(t *testing.T) { t.Parallel(); testFiles(t, c, root) })
 		t.Run("kill-timeout", func(t *testing.T) { t.Parallel(); testKillTimeout(t, c, root) })
+		t.Run("jail-service", func(t *testing.T) { t.Parallel(); testJailService(t, c, root) })
+		t.Run("limits", func(t *testing.T) { t.Parallel(); testLimits(t, c, root) })
 	})
 
 	// What an operator finds on the host afterwards: `pot ls -q` lists the

@@ -25,6 +25,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -56,10 +57,26 @@ type Options struct {
 	// HaproxyConfig is a haproxy.cfg to run haproxy with ("" for none). It
 	// gets CONSUL_DNS, HAPROXY_BIND and HAPROXY_STATS in its environment.
 	HaproxyConfig string
+	// DriverConsul, when set, gives the pot plugin a consul block pointing
+	// at the cluster's Consul, so tasks with a consul block are registered
+	// by the driver itself.
+	DriverConsul *DriverConsul
+	// Recorder builds the recording stand-in of rctl and cpuset
+	// (internal/recorder), points the plugin's rctl_bin and cpuset_bin at
+	// it and has it log every call to Cluster.RecorderLog.
+	Recorder bool
 	// Keep leaves the run folder in place at Stop (logs, pot roots).
 	Keep bool
 	// Logf reports progress.
 	Logf func(format string, args ...any)
+}
+
+// DriverConsul is the pot plugin's consul block (its address is the
+// cluster's Consul). Empty durations leave the driver's defaults (10s, 30s);
+// tests use short ones.
+type DriverConsul struct {
+	TTL               string
+	AntiEntropyPeriod string
 }
 
 // Cluster is a running cluster.
@@ -83,9 +100,15 @@ type Cluster struct {
 	Webserver string
 	// Images serves the test image (potsim only).
 	Images *ImageServer
+	// RecorderLog is where the rctl and cpuset stand-ins log their calls
+	// (Options.Recorder; read it with internal/recorder.Read).
+	RecorderLog string
 
 	opts                   Options
 	consul, nomad, haproxy *Proc
+	mu                     sync.Mutex
+	extra                  []*Proc // haproxies started by StartHaproxy (mu)
+	consulArgv             []string
 	lock                   *machineLock
 	stopped                bool
 }
@@ -151,8 +174,26 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		builds[c.PotBin] = "./cmd/potsim"
 		builds[c.Webserver] = "./e2e/webserver"
 	}
+	var recorderBin string
+	if opts.Recorder {
+		recorderBin = filepath.Join(c.Dir, "bin", "recorder")
+		builds[recorderBin] = "./internal/recorder/cmd/recorder"
+	}
 	if err := build(ctx, opts.RepoRoot, builds); err != nil {
 		return nil, err
+	}
+	var limitTools map[string]string
+	if opts.Recorder {
+		// The stand-in tells the tools apart by the name it runs as.
+		limitTools = map[string]string{}
+		for _, tool := range []string{"rctl", "cpuset"} {
+			link := filepath.Join(c.Dir, "bin", tool)
+			if err := os.Symlink("recorder", link); err != nil {
+				return nil, err
+			}
+			limitTools[tool] = link
+		}
+		c.RecorderLog = filepath.Join(c.Dir, "recorder.log")
 	}
 
 	pp := newPortPicker()
@@ -193,20 +234,10 @@ ports {
 `, consulHTTP, consulDNS, consulServer, consulLAN, consulWAN)), 0o644); err != nil {
 		return nil, err
 	}
+	c.consulArgv = []string{filepath.Join(opts.AgentsDir, "consul"), "agent", "-dev", "-client", "127.0.0.1", "-bind", "127.0.0.1",
+		"-config-file", consulCfg}
 	c.logf("starting Consul (dev mode) on %s, DNS on %s", c.ConsulAddr, c.ConsulDNS)
-	c.consul, err = startProc("consul", filepath.Join(c.Dir, "consul.log"), c.procEnv(),
-		filepath.Join(opts.AgentsDir, "consul"), "agent", "-dev", "-client", "127.0.0.1", "-bind", "127.0.0.1",
-		"-config-file", consulCfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.waitFor(ctx, c.consul, time.Minute, "Consul to elect itself leader", func() (bool, error) {
-		var leader string
-		if err := getJSON(c.ConsulAddr+"/v1/status/leader", &leader); err != nil {
-			return false, nil
-		}
-		return leader != "", nil
-	}); err != nil {
+	if err := c.startConsul(ctx); err != nil {
 		return nil, err
 	}
 
@@ -221,12 +252,16 @@ ports {
 
 	// Nomad
 	nomadCfg := filepath.Join(c.Dir, "nomad.hcl")
-	if err := os.WriteFile(nomadCfg, []byte(nomadConfig(nomadHTTP, nomadRPC, nomadSerf, consulHTTP, c.PotBin, c.HostDir)), 0o644); err != nil {
+	if err := os.WriteFile(nomadCfg, []byte(nomadConfig(nomadHTTP, nomadRPC, nomadSerf, consulHTTP, c.PotBin, c.HostDir, opts.DriverConsul, limitTools)), 0o644); err != nil {
 		return nil, err
 	}
 	env := c.procEnv()
 	if opts.Potsim {
 		env = append(env, "POTSIM_ROOT="+c.PotsimRoot)
+	}
+	if c.RecorderLog != "" {
+		// The plugin inherits Nomad's environment, the tools the plugin's.
+		env = append(env, "NOMAD_POT_RECORDER_LOG="+c.RecorderLog)
 	}
 	c.logf("starting Nomad (dev agent) on %s with the pot driver calling %s", c.NomadAddr, c.PotBin)
 	c.nomad, err = startProc("nomad", filepath.Join(c.Dir, "nomad.log"), env,
@@ -246,27 +281,37 @@ ports {
 		c.HaproxyAddr = fmt.Sprintf("127.0.0.1:%d", haproxyPort)
 		c.HaproxyStats = fmt.Sprintf("127.0.0.1:%d", statsPort)
 		c.logf("starting haproxy on %s (stats on %s), backends from Consul DNS", c.HaproxyAddr, c.HaproxyStats)
-		c.haproxy, err = startProc("haproxy", filepath.Join(c.Dir, "haproxy.log"),
-			c.procEnv("CONSUL_DNS="+c.ConsulDNS, "HAPROXY_BIND="+c.HaproxyAddr, "HAPROXY_STATS="+c.HaproxyStats),
-			"haproxy", "-db", "-f", opts.HaproxyConfig)
+		c.haproxy, err = c.startHaproxy(ctx, "haproxy", opts.HaproxyConfig, c.HaproxyAddr, c.HaproxyStats)
 		if err != nil {
-			return nil, err
-		}
-		if err := c.waitFor(ctx, c.haproxy, 30*time.Second, "haproxy to listen", func() (bool, error) {
-			conn, err := net.DialTimeout("tcp", c.HaproxyAddr, time.Second)
-			if err != nil {
-				return false, nil
-			}
-			conn.Close()
-			return true, nil
-		}); err != nil {
 			return nil, err
 		}
 	}
 	return c, nil
 }
 
-func nomadConfig(http, rpc, serf, consulHTTP int, potBin, hostDir string) string {
+func nomadConfig(http, rpc, serf, consulHTTP int, potBin, hostDir string, dc *DriverConsul, limitTools map[string]string) string {
+	var extra strings.Builder
+	if limitTools != nil {
+		fmt.Fprintf(&extra, `
+    # The recording stand-ins of FreeBSD's rctl and cpuset.
+    rctl_bin   = %q
+    cpuset_bin = %q
+`, limitTools["rctl"], limitTools["cpuset"])
+	}
+	if dc != nil {
+		fmt.Fprintf(&extra, `
+    # Where the driver registers tasks that have a consul block.
+    consul {
+      address = "127.0.0.1:%d"
+`, consulHTTP)
+		if dc.TTL != "" {
+			fmt.Fprintf(&extra, "      ttl = %q\n", dc.TTL)
+		}
+		if dc.AntiEntropyPeriod != "" {
+			fmt.Fprintf(&extra, "      anti_entropy_period = %q\n", dc.AntiEntropyPeriod)
+		}
+		extra.WriteString("    }\n")
+	}
 	return fmt.Sprintf(`# written by e2e/cluster
 disable_update_check = true
 
@@ -291,13 +336,13 @@ plugin "pot" {
     pot_bin = %q
     # Host folders a job may mount or copy from.
     host_path_allow = [%q]
-  }
+%s  }
 }
 
 consul {
   address = "127.0.0.1:%d"
 }
-`, http, rpc, serf, potBin, hostDir, consulHTTP)
+`, http, rpc, serf, potBin, hostDir, extra.String(), consulHTTP)
 }
 
 // nomadReady: a node is ready and its pot driver healthy.
@@ -371,8 +416,11 @@ func (c *Cluster) procEnv(extra ...string) []string {
 
 // Procs are the processes the cluster started and still has.
 func (c *Cluster) Procs() []*Proc {
+	c.mu.Lock()
+	extra := append([]*Proc(nil), c.extra...)
+	c.mu.Unlock()
 	var out []*Proc
-	for _, p := range []*Proc{c.consul, c.nomad, c.haproxy} {
+	for _, p := range append([]*Proc{c.consul, c.nomad, c.haproxy}, extra...) {
 		if p != nil {
 			out = append(out, p)
 		}
@@ -535,9 +583,15 @@ func (c *Cluster) Stop() error {
 			}
 		}
 	}
-	if c.haproxy != nil {
-		c.logf("stopping haproxy (pid %d)", c.haproxy.Pid())
-		if err := c.haproxy.Stop(syscall.SIGTERM, 10*time.Second); err != nil {
+	c.mu.Lock()
+	haproxies := append([]*Proc{c.haproxy}, c.extra...)
+	c.mu.Unlock()
+	for _, h := range haproxies {
+		if h == nil {
+			continue
+		}
+		c.logf("stopping %s (pid %d)", h.Name, h.Pid())
+		if err := h.Stop(syscall.SIGTERM, 10*time.Second); err != nil {
 			errs = append(errs, err)
 		}
 	}
