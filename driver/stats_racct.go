@@ -32,11 +32,10 @@ func (d *Driver) sampleKernel(h *taskHandle) (*cstructs.TaskResourceUsage, error
 func usageFromRacct(u freebsd.Usage, clockMHz int, at time.Time) *cstructs.TaskResourceUsage {
 	cpu := &cstructs.CpuStats{
 		Percent:  float64(u["pcpu"]),
-		Measured: []string{"Percent"},
+		Measured: measuredCPU,
 	}
 	if clockMHz > 0 {
 		cpu.TotalTicks = float64(u["pcpu"]) * float64(clockMHz) / 100
-		cpu.Measured = measuredCPU
 	}
 	return &cstructs.TaskResourceUsage{
 		ResourceUsage: &cstructs.ResourceUsage{

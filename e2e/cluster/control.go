@@ -1,0 +1,118 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// startConsul starts Consul (dev mode) with the cluster's config and waits
+// until it has elected itself leader.
+func (c *Cluster) startConsul(ctx context.Context) error {
+	p, err := startProc("consul", filepath.Join(c.Dir, "consul.log"), c.procEnv(), c.consulArgv...)
+	if err != nil {
+		return err
+	}
+	c.consul = p
+	return c.waitFor(ctx, c.consul, time.Minute, "Consul to elect itself leader", func() (bool, error) {
+		var leader string
+		if err := getJSON(c.ConsulAddr+"/v1/status/leader", &leader); err != nil {
+			return false, nil
+		}
+		return leader != "", nil
+	})
+}
+
+// StopConsul stops Consul (SIGINT, as an operator's restart would) and
+// waits until it has exited and its HTTP port no longer answers. Nomad,
+// the driver and the jobs keep running.
+func (c *Cluster) StopConsul() error {
+	if c.consul == nil || c.consul.Exited() {
+		return errors.New("consul is not running")
+	}
+	c.logf("stopping Consul (pid %d)", c.consul.Pid())
+	if err := c.consul.Stop(syscall.SIGINT, 15*time.Second); err != nil {
+		return err
+	}
+	if conn, err := net.DialTimeout("tcp", c.ConsulAddr[len("http://"):], time.Second); err == nil {
+		conn.Close()
+		return fmt.Errorf("something still answers on %s after Consul exited", c.ConsulAddr)
+	}
+	return nil
+}
+
+// RestartConsul starts Consul again, on the same ports and with the same
+// config, after StopConsul, and waits until it is leader. A dev-mode Consul
+// keeps nothing across the restart: its catalog is empty until Nomad and
+// the driver register their services again.
+func (c *Cluster) RestartConsul(ctx context.Context) error {
+	if c.consul != nil && !c.consul.Exited() {
+		return errors.New("consul is still running")
+	}
+	c.logf("starting Consul again on %s, DNS on %s", c.ConsulAddr, c.ConsulDNS)
+	return c.startConsul(ctx)
+}
+
+// ConsulRunning reports whether the cluster's Consul process runs.
+func (c *Cluster) ConsulRunning() bool { return c.consul != nil && !c.consul.Exited() }
+
+// startHaproxy runs haproxy with cfg, which reads CONSUL_DNS, HAPROXY_BIND
+// and HAPROXY_STATS from its environment, and waits until it listens.
+func (c *Cluster) startHaproxy(ctx context.Context, name, cfg, bind, stats string) (*Proc, error) {
+	p, err := startProc(name, filepath.Join(c.Dir, name+".log"),
+		c.procEnv("CONSUL_DNS="+c.ConsulDNS, "HAPROXY_BIND="+bind, "HAPROXY_STATS="+stats),
+		"haproxy", "-db", "-f", cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.waitFor(ctx, p, 30*time.Second, name+" to listen", func() (bool, error) {
+		conn, err := net.DialTimeout("tcp", bind, time.Second)
+		if err != nil {
+			return false, nil
+		}
+		conn.Close()
+		return true, nil
+	}); err != nil {
+		_ = p.Stop(syscall.SIGTERM, 5*time.Second)
+		return nil, err
+	}
+	return p, nil
+}
+
+// Haproxy is a haproxy a test started besides the cluster's own.
+type Haproxy struct {
+	// Addr is its frontend, Stats its stats page (host:port).
+	Addr, Stats string
+	*Proc
+}
+
+// StartHaproxy runs one more haproxy with cfg (a haproxy.cfg that reads
+// CONSUL_DNS, HAPROXY_BIND and HAPROXY_STATS like example-jobs/haproxy.cfg)
+// on free loopback ports; its log is NAME.log in the run folder. Stop
+// stops it with the cluster's own.
+func (c *Cluster) StartHaproxy(ctx context.Context, name, cfg string) (*Haproxy, error) {
+	pp := newPortPicker()
+	bind, err := pp.pick(0)
+	if err != nil {
+		return nil, err
+	}
+	stats, err := pp.pick(0)
+	if err != nil {
+		return nil, err
+	}
+	h := &Haproxy{Addr: fmt.Sprintf("127.0.0.1:%d", bind), Stats: fmt.Sprintf("127.0.0.1:%d", stats)}
+	c.logf("starting %s on %s (stats on %s) with %s", name, h.Addr, h.Stats, cfg)
+	p, err := c.startHaproxy(ctx, name, cfg, h.Addr, h.Stats)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.extra = append(c.extra, p)
+	c.mu.Unlock()
+	h.Proc = p
+	return h, nil
+}
