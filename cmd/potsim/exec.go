@@ -142,11 +142,7 @@ func cmdExec(args []string) int {
 		errorf("A command is mandatory")
 		exit(1)
 	}
-	if pname == "" {
-		errorf("A pot name is mandatory")
-		printHelp(execHelp)
-		exit(1)
-	}
+	mandatory(pname, "A pot name is mandatory", execHelp)
 	if userHost != "" && userPot != "" {
 		errorf("Parameters -u and -U are mutually exclusive")
 		exit(1)

@@ -69,6 +69,16 @@ func stderrf(format string, a ...any) { fmt.Fprintf(os.Stderr, format, a...) }
 // printHelp prints a help text (pot prints them with cat, on stdout).
 func printHelp(text string) { fmt.Fprint(os.Stdout, text) }
 
+// mandatory is pot's check of a mandatory flag: when value is empty, the
+// error, the subcommand's help, and exit 1.
+func mandatory(value, msg, help string) {
+	if value == "" {
+		errorf("%s", msg)
+		printHelp(help)
+		exit(1)
+	}
+}
+
 type command struct {
 	run func(args []string) int
 	// help is printed by `pot help CMD`.

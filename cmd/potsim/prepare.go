@@ -122,21 +122,9 @@ func cmdPrepare(args []string) int {
 			exit(1)
 		}
 	}
-	if pname == "" {
-		errorf("A pot name is mandatory")
-		printHelp(prepareHelp)
-		exit(1)
-	}
-	if tag == "" {
-		errorf("A tag is mandatory")
-		printHelp(prepareHelp)
-		exit(1)
-	}
-	if alloc == "" {
-		errorf("An allocation id is mandatory")
-		printHelp(prepareHelp)
-		exit(1)
-	}
+	mandatory(pname, "A pot name is mandatory", prepareHelp)
+	mandatory(tag, "A tag is mandatory", prepareHelp)
+	mandatory(alloc, "An allocation id is mandatory", prepareHelp)
 	if ntype == "private-bridge" && bridge == "" {
 		errorf("A bridge name has to be provided if private-bridge is selected as network-type")
 		printHelp(prepareHelp)
@@ -266,16 +254,8 @@ func cmdImport(args []string) int {
 			exit(1)
 		}
 	}
-	if rpname == "" {
-		errorf("A remote pot name is mandatory")
-		printHelp(importHelp)
-		exit(1)
-	}
-	if tag == "" {
-		errorf("A tag name is mandatory")
-		printHelp(importHelp)
-		exit(1)
-	}
+	mandatory(rpname, "A remote pot name is mandatory", importHelp)
+	mandatory(tag, "A tag name is mandatory", importHelp)
 	pname := strings.ReplaceAll(rpname+"_"+tag, ".", "_")
 	if isPot(pname, true) {
 		errorf("pot %s is already present", pname)
@@ -508,16 +488,8 @@ func cmdClone(args []string) int {
 		}
 	}
 	_ = keep
-	if pname == "" {
-		errorf("pot name is missing (option -p)")
-		printHelp(cloneHelp)
-		exit(1)
-	}
-	if potbase == "" {
-		errorf("reference pot name is missing (option -P)")
-		printHelp(cloneHelp)
-		exit(1)
-	}
+	mandatory(pname, "pot name is missing (option -p)", cloneHelp)
+	mandatory(potbase, "reference pot name is missing (option -P)", cloneHelp)
 	if !isPot(potbase, true) {
 		errorf("reference pot %s not found", potbase)
 		printHelp(cloneHelp)

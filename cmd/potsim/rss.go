@@ -118,11 +118,7 @@ func cmdGetRss(args []string) int {
 			exit(1)
 		}
 	}
-	if pname == "" {
-		errorf("A pot name is mandatory")
-		printHelp(getRssHelp)
-		exit(1)
-	}
+	mandatory(pname, "A pot name is mandatory", getRssHelp)
 	if !isRunning(pname) {
 		errorf("The pot %s is not running", pname)
 		exit(1)

@@ -99,11 +99,7 @@ func cmdSignal(args []string) int {
 			exit(1)
 		}
 	}
-	if pname == "" {
-		errorf("A pot name is mandatory")
-		printHelp(signalHelp)
-		exit(1)
-	}
+	mandatory(pname, "A pot name is mandatory", signalHelp)
 	sig, ok := lookupSignal(sigName)
 	if !ok {
 		errorf("Invalid signal, valid signals: %s", signalNames())

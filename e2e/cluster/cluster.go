@@ -65,6 +65,11 @@ type Options struct {
 	// (internal/recorder), points the plugin's rctl_bin and cpuset_bin at
 	// it and has it log every call to Cluster.RecorderLog.
 	Recorder bool
+	// NomadPersistent runs Nomad as a non-dev agent, server and client
+	// (bootstrap_expect = 1), keeping its state in its data dir, so that
+	// StopNomad and StartNomad restart it with its allocations (a dev
+	// agent keeps nothing and destroys its allocations when it stops).
+	NomadPersistent bool
 	// Keep leaves the run folder in place at Stop (logs, pot roots).
 	Keep bool
 	// Logf reports progress.
@@ -109,6 +114,7 @@ type Cluster struct {
 	mu                     sync.Mutex
 	extra                  []*Proc // haproxies started by StartHaproxy (mu)
 	consulArgv             []string
+	nomadArgv, nomadEnv    []string
 	lock                   *machineLock
 	stopped                bool
 }
@@ -264,11 +270,25 @@ ports {
 		env = append(env, "NOMAD_POT_RECORDER_LOG="+c.RecorderLog)
 	}
 	c.logf("starting Nomad (dev agent) on %s with the pot driver calling %s", c.NomadAddr, c.PotBin)
-	c.nomad, err = startProc("nomad", filepath.Join(c.Dir, "nomad.log"), env,
-		filepath.Join(opts.AgentsDir, "nomad"), "agent", "-dev", "-bind", "127.0.0.1",
+	c.nomadArgv = []string{filepath.Join(opts.AgentsDir, "nomad"), "agent", "-dev", "-bind", "127.0.0.1",
 		"-data-dir", filepath.Join(c.Dir, "nomad-data"),
 		"-plugin-dir", filepath.Join(c.Dir, "plugins"),
-		"-config", nomadCfg)
+		"-config", nomadCfg}
+	if opts.NomadPersistent {
+		serverCfg := filepath.Join(c.Dir, "nomad-server.hcl")
+		if err := os.WriteFile(serverCfg, []byte(persistentNomadConfig), 0o644); err != nil {
+			return nil, err
+		}
+		argv := []string{c.nomadArgv[0], "agent"}
+		for _, a := range c.nomadArgv[2:] {
+			if a != "-dev" {
+				argv = append(argv, a)
+			}
+		}
+		c.nomadArgv = append(argv, "-config", serverCfg)
+	}
+	c.nomadEnv = env
+	c.nomad, err = startProc("nomad", filepath.Join(c.Dir, "nomad.log"), env, c.nomadArgv...)
 	if err != nil {
 		return nil, err
 	}

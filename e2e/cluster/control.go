@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"syscall"
 	"time"
@@ -115,4 +116,72 @@ func (c *Cluster) StartHaproxy(ctx context.Context, name, cfg string) (*Haproxy,
 	c.mu.Unlock()
 	h.Proc = p
 	return h, nil
+}
+
+// persistentNomadConfig makes Nomad (Options.NomadPersistent) a server and
+// client that keeps its state in its data dir, as a production agent does.
+const persistentNomadConfig = `# written by e2e/cluster (NomadPersistent)
+server {
+  enabled          = true
+  bootstrap_expect = 1
+}
+
+client {
+  network_interface = "lo"
+}
+
+# Nomad refuses to default to a loopback advertise address outside dev mode.
+advertise {
+  http = "127.0.0.1"
+  rpc  = "127.0.0.1"
+  serf = "127.0.0.1"
+}
+`
+
+// StopNomad stops the Nomad agent with sig (SIGINT as an operator's
+// restart, SIGKILL as a crash) and waits until it has exited. The tasks,
+// and after SIGKILL possibly the pot plugin, keep running. Only useful
+// with Options.NomadPersistent: a dev agent destroys its allocations.
+func (c *Cluster) StopNomad(sig syscall.Signal) error {
+	if c.nomad == nil || c.nomad.Exited() {
+		return errors.New("nomad is not running")
+	}
+	c.logf("stopping Nomad (pid %d) with %s", c.nomad.Pid(), sig)
+	return c.nomad.Stop(sig, 30*time.Second)
+}
+
+// StartNomad starts Nomad again after StopNomad, with the same command
+// line, config, data dir and environment (its log appended to), and waits
+// until the node is ready with a healthy pot driver.
+func (c *Cluster) StartNomad(ctx context.Context) error {
+	if c.nomad != nil && !c.nomad.Exited() {
+		return errors.New("nomad is still running")
+	}
+	c.logf("starting Nomad again on %s", c.NomadAddr)
+	p, err := startProc("nomad", filepath.Join(c.Dir, "nomad.log"), c.nomadEnv, c.nomadArgv...)
+	if err != nil {
+		return err
+	}
+	c.nomad = p
+	return c.waitFor(ctx, c.nomad, 2*time.Minute, "the Nomad client to be ready with a healthy pot driver", c.nomadReady)
+}
+
+// NomadPid is the pid of the running Nomad agent (0 if none).
+func (c *Cluster) NomadPid() int {
+	if c.nomad == nil || c.nomad.Exited() {
+		return 0
+	}
+	return c.nomad.Pid()
+}
+
+// PluginPids are the pids of the running pot plugin processes (the
+// executable plugins/pot of the run folder), read from /proc.
+func (c *Cluster) PluginPids() []int {
+	var out []int
+	for _, pid := range processesOf(c.Dir) {
+		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && exe == filepath.Join(c.Dir, "plugins", "pot") {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
