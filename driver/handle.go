@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,7 +128,7 @@ func (h *taskHandle) status() *drivers.TaskStatus {
 		StartedAt: h.startedAt,
 		DriverAttributes: map[string]string{
 			"pot_name": h.potName,
-			"pid":      itoa(h.proc.Pid()),
+			"pid":      strconv.Itoa(h.proc.Pid()),
 		},
 		NetworkOverride: h.network,
 	}

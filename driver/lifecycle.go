@@ -3,7 +3,7 @@ package driver
 import (
 	"context"
 	"fmt"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,8 +11,6 @@ import (
 
 	"github.com/bsdpot/nomad-pot-driver/pot"
 )
-
-func itoa(n int) string { return strconv.Itoa(n) }
 
 // WaitTask sends the task's exit result once it has exited — at once if it
 // already has — then closes the channel. Every call gets exactly one
@@ -173,19 +171,10 @@ func (d *Driver) destroyPot(name string) error {
 		return nil
 	}
 	names, lerr := client.List(ctx)
-	if lerr == nil && !contains(names, name) {
+	if lerr == nil && !slices.Contains(names, name) {
 		return nil
 	}
 	return fmt.Errorf("destroying pot %s: %w", name, err)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // InspectTask returns the task's status.

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ func TestBatchExitCodes(t *testing.T) {
 	env := newTestEnv(t)
 	_, h := env.newDriver()
 	for _, code := range []int{0, 3} {
-		cfg, tc := env.task("batch", "echo out-line; echo err-line >&2; exit "+itoa(code))
+		cfg, tc := env.task("batch", "echo out-line; echo err-line >&2; exit "+strconv.Itoa(code))
 		start(t, h, cfg, tc)
 		res := waitResult(t, h, cfg.ID, 20*time.Second)
 		if res.ExitCode != code || res.Err != nil {

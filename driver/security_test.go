@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -82,7 +83,7 @@ func (e *testEnv) startFails(h *dtestutil.DriverHarness, cfg *drivers.TaskConfig
 		}
 	}
 	for _, p := range e.taskPots() {
-		if !contains(before, p) {
+		if !slices.Contains(before, p) {
 			e.t.Fatalf("%s: pot left behind: %s", cfg.Name, p)
 		}
 	}
@@ -578,14 +579,14 @@ func TestOrphanSweep(t *testing.T) {
 	d.janitorPass(t0.Add(59 * time.Second))
 	all, _ := env.client.List(ctx)
 	for _, p := range []string{stopped, running, owned, foreign, foreignLike, starting, image} {
-		if !contains(all, p) {
+		if !slices.Contains(all, p) {
 			t.Fatalf("pot %s removed before orphan_grace: %v", p, all)
 		}
 	}
 	d.janitorPass(t0.Add(61 * time.Second))
 	all, _ = env.client.List(ctx)
 	for _, p := range []string{stopped, running} {
-		if contains(all, p) {
+		if slices.Contains(all, p) {
 			t.Errorf("orphan %s not destroyed: %v", p, all)
 		}
 		if n := strings.Count(logs.String(), "destroyed a pot of this driver that no task owned: pot="+p); n != 1 {
@@ -593,7 +594,7 @@ func TestOrphanSweep(t *testing.T) {
 		}
 	}
 	for _, p := range []string{owned, foreign, foreignLike, starting, image} {
-		if !contains(all, p) {
+		if !slices.Contains(all, p) {
 			t.Errorf("pot %s destroyed by the sweep: %v", p, all)
 		}
 	}
@@ -611,11 +612,11 @@ func TestOrphanSweep(t *testing.T) {
 	// an orphan from then on: seen, then destroyed after the grace.
 	end()
 	d.janitorPass(t0.Add(2 * time.Minute))
-	if all, _ = env.client.List(ctx); !contains(all, starting) {
+	if all, _ = env.client.List(ctx); !slices.Contains(all, starting) {
 		t.Fatalf("%s destroyed at first sight", starting)
 	}
 	d.janitorPass(t0.Add(4 * time.Minute))
-	if all, _ = env.client.List(ctx); contains(all, starting) {
+	if all, _ = env.client.List(ctx); slices.Contains(all, starting) {
 		t.Errorf("%s not destroyed", starting)
 	}
 
@@ -624,7 +625,7 @@ func TestOrphanSweep(t *testing.T) {
 	late := prepare(orphanName("late", "task"))
 	d2.janitorPass(t0)
 	d2.janitorPass(t0.Add(time.Hour))
-	if all, _ = env.client.List(ctx); !contains(all, late) {
+	if all, _ = env.client.List(ctx); !slices.Contains(all, late) {
 		t.Errorf("orphan_sweep_period = 0 swept %s", late)
 	}
 }
@@ -690,7 +691,7 @@ func TestImageCachePrune(t *testing.T) {
 		all, _ := env.client.List(ctx)
 		var out []string
 		for _, n := range []string{"a", "b", "c", "d", "manual"} {
-			if contains(all, imageOf(testImage+"-"+n)) {
+			if slices.Contains(all, imageOf(testImage+"-"+n)) {
 				out = append(out, n)
 			}
 		}

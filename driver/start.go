@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -306,7 +307,7 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		p.prepare.DNS = "custom:" + file
 	}
 	imported := false
-	if names, lerr := client.List(ctx); lerr == nil && !contains(names, p.image) {
+	if names, lerr := client.List(ctx); lerr == nil && !slices.Contains(names, p.image) {
 		imported = true
 		d.emit(cfg, fmt.Sprintf("Importing image %s tag %s from %s", p.prepare.Image, p.prepare.Tag, p.prepare.URL))
 	}

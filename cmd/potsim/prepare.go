@@ -564,20 +564,8 @@ func validateNetworkParam(ntype, ipaddr, bridge, stack string) (string, bool) {
 		}
 		return ipaddr, true
 	case "public-bridge":
-		n := publicNet()
-		if ipaddr == "auto" || ipaddr == "" {
-			ip, err := nextIP(n)
-			if err != nil {
-				errorf("%v", err)
-				return "", false
-			}
-			return ip, true
-		}
-		if !validateIP(n, ipaddr) {
-			errorf("The %s IP is not valid - run potnet validate -H %s for more information", ipaddr, ipaddr)
-			return "", false
-		}
-		return ipaddr, true
+		return bridgeAddress(publicNet(), ipaddr,
+			fmt.Sprintf("The %s IP is not valid - run potnet validate -H %s for more information", ipaddr, ipaddr))
 	case "private-bridge":
 		if stack == "ipv6" {
 			errorf("private-bridge network type is not supported on ipv6 stack only")
@@ -596,22 +584,29 @@ func validateNetworkParam(ntype, ipaddr, bridge, stack string) (string, bool) {
 			errorf("%v", err)
 			return "", false
 		}
-		if ipaddr == "auto" || ipaddr == "" {
-			ip, err := nextIP(n)
-			if err != nil {
-				errorf("%v", err)
-				return "", false
-			}
-			return ip, true
-		}
-		if !validateIP(n, ipaddr) {
-			errorf("The %s IP is not valid for bridge %s - run potnet validate -H %s -b %s for more information", ipaddr, bridge, ipaddr, bridge)
-			return "", false
-		}
-		return ipaddr, true
+		return bridgeAddress(n, ipaddr,
+			fmt.Sprintf("The %s IP is not valid for bridge %s - run potnet validate -H %s -b %s for more information", ipaddr, bridge, ipaddr, bridge))
 	}
 	errorf("Network type %s not recognized", ntype)
 	return "", false
+}
+
+// bridgeAddress is a bridge pot's address: the next free one for "auto"
+// (or none given), else ipaddr if it belongs to the bridge's network.
+func bridgeAddress(n ipNet, ipaddr, invalidMsg string) (string, bool) {
+	if ipaddr == "auto" || ipaddr == "" {
+		ip, err := nextIP(n)
+		if err != nil {
+			errorf("%v", err)
+			return "", false
+		}
+		return ip, true
+	}
+	if !validateIP(n, ipaddr) {
+		errorf("%s", invalidMsg)
+		return "", false
+	}
+	return ipaddr, true
 }
 
 // usableHostname is _get_usable_hostname.
