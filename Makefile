@@ -6,7 +6,7 @@ DRIVER  := $(BIN)/nomad-pot-driver
 POTSIM  := $(BIN)/potsim
 PKGS    := ./...
 
-.PHONY: all build freebsd potsim test test-unit test-race lint fuzz clean demo e2e agents bench
+.PHONY: all build freebsd potsim test test-unit test-race lint fuzz clean demo e2e agents bench test-realpot
 
 all: build
 
@@ -39,6 +39,15 @@ agents:
 E2E_TIMEOUT ?= 30m
 e2e: agents
 	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./e2e/...
+
+# The same suites against pot's own shell scripts (POT_SCRIPTS: a checkout
+# of bsdpot/pot 0.16, never part of this repository) on the FreeBSD
+# emulation cmd/fbsdemu; as root, needs busybox-static. Without POT_SCRIPTS
+# it says how to get one and skips. REALPOT_SUITES picks the suites,
+# REALPOT_RUN a -run pattern, REALPOT_VERBOSE=1 -v.
+REALPOT_SUITES ?= contract
+test-realpot:
+	$(GO) run ./e2e/realpot -suites $(REALPOT_SUITES) $(if $(REALPOT_RUN),-run '$(REALPOT_RUN)')
 
 # Consul, Nomad with the driver (pot on FreeBSD, potsim elsewhere), haproxy
 # and example-jobs/web.nomad.hcl on loopback, until Ctrl-C.

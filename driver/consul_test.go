@@ -26,12 +26,11 @@ func TestConsulRegistrationFollowsTheJail(t *testing.T) {
 		tc.Consul = &hclspec.ConsulTaskConfig{Name: "jailweb", Tags: []string{"pot"}, Port: "http"}
 		cfg.Resources.Ports = &structs.AllocatedPorts{{Label: "http", Value: freePort(t), HostIP: "127.0.0.1"}}
 		encode(t, cfg, tc)
-		t.Cleanup(h.MkAllocDir(cfg, true))
+		allocDir(t, h, cfg, true)
 		_, network, err := h.StartTask(cfg)
 		if err != nil {
 			t.Fatalf("StartTask: %v", err)
 		}
-		t.Cleanup(func() { _ = h.DestroyTask(cfg.ID, true) })
 		st, _ := h.InspectTask(cfg.ID)
 		id := consul.ServiceID(st.DriverAttributes["pot_name"])
 		testconsul.Eventually(t, 10*time.Second, "registered and passing", func() bool {
@@ -81,7 +80,7 @@ func TestConsulBlockNeedsPluginConsul(t *testing.T) {
 	cfg, tc := env.task("noconsul", "true")
 	tc.Consul = &hclspec.ConsulTaskConfig{Name: "web"}
 	encode(t, cfg, tc)
-	t.Cleanup(h.MkAllocDir(cfg, false))
+	allocDir(t, h, cfg, false)
 	if _, _, err := h.StartTask(cfg); err == nil {
 		t.Fatal("a consul block was accepted without a Consul to register in")
 	}

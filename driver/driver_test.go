@@ -86,6 +86,18 @@ func newTestEnv(t *testing.T) *testEnv {
 	})
 	// potsim is started by the driver, which passes its own environment on.
 	t.Setenv("POTSIM_ROOT", root)
+	// The harness makes two folders per alloc dir with os.MkdirTemp and
+	// removes neither: keep them in a folder of the test's.
+	tmp, err := os.MkdirTemp("", "driver-test-tmp-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; i < 50 && os.RemoveAll(tmp) != nil; i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	t.Setenv("TMPDIR", tmp)
 	// A pot network of its own, so pots of other potsim roots on this
 	// machine (benchmarks, e2e) never share an address with ours.
 	network := fmt.Sprintf("127.%d.", 200+rand.IntN(50))
@@ -101,7 +113,14 @@ func newTestEnv(t *testing.T) *testEnv {
 		http.NotFound(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	return &testEnv{t: t, root: root, network: network, imageURL: srv.URL, client: pot.New(potsimBin, nil)}
+	e := &testEnv{t: t, root: root, network: network, imageURL: srv.URL, client: pot.New(potsimBin, nil)}
+	// Runs after every task's cleanup: a test destroys what it makes.
+	t.Cleanup(func() {
+		if left := e.taskPots(); len(left) > 0 {
+			t.Errorf("pots left behind when the test ended: %v", left)
+		}
+	})
+	return e
 }
 
 // testImageTar is the image's file system: a base system's folders (potsim
@@ -206,14 +225,27 @@ func encode(t *testing.T, cfg *drivers.TaskConfig, tc *hclspec.TaskConfig) {
 func start(t *testing.T, h *dtestutil.DriverHarness, cfg *drivers.TaskConfig, tc *hclspec.TaskConfig) *drivers.TaskHandle {
 	t.Helper()
 	encode(t, cfg, tc)
-	cleanup := h.MkAllocDir(cfg, true)
-	t.Cleanup(cleanup)
+	allocDir(t, h, cfg, true)
 	handle, _, err := h.StartTask(cfg)
 	if err != nil {
 		t.Fatalf("StartTask: %v", err)
 	}
-	t.Cleanup(func() { _ = h.DestroyTask(cfg.ID, true) })
 	return handle
+}
+
+// allocDir builds the task's alloc dir (MkAllocDir). When the test ends the
+// task is destroyed — through the driver itself: the harness's cleanup of
+// another alloc dir may have closed its gRPC connection by then — and
+// only then is the alloc dir removed.
+func allocDir(t *testing.T, h *dtestutil.DriverHarness, cfg *drivers.TaskConfig, logs bool) {
+	t.Helper()
+	cleanup := h.MkAllocDir(cfg, logs)
+	t.Cleanup(func() {
+		if err := h.Impl().DestroyTask(cfg.ID, true); err != nil {
+			t.Errorf("cleanup: DestroyTask %s: %v", cfg.ID, err)
+		}
+		cleanup()
+	})
 }
 
 func waitResult(t *testing.T, h *dtestutil.DriverHarness, id string, within time.Duration) *drivers.ExitResult {

@@ -109,7 +109,7 @@ func TestRefusedMounts(t *testing.T) {
 	cfg, tc := env.task("propagation", "true")
 	cfg.Mounts = []*drivers.MountConfig{{HostPath: dir, TaskPath: "/data", PropagationMode: structs.VolumeMountPropagationBidirectional}}
 	encode(t, cfg, tc)
-	t.Cleanup(h.MkAllocDir(cfg, false))
+	allocDir(t, h, cfg, false)
 	if _, _, err := h.StartTask(cfg); err == nil || !strings.Contains(err.Error(), "propagation_mode") {
 		t.Fatalf("bidirectional mount: %v", err)
 	}
@@ -151,12 +151,11 @@ func TestBridgeNetworkAndPorts(t *testing.T) {
 	tc.Args = []string{"-c", `exec ` + webServerCmd + ` "$_POT_IP" 8080`}
 	cfg.Resources.Ports = &structs.AllocatedPorts{{Label: "http", Value: hostPort, HostIP: "127.0.0.1"}}
 	encode(t, cfg, tc)
-	t.Cleanup(h.MkAllocDir(cfg, true))
+	allocDir(t, h, cfg, true)
 	_, network, err := h.StartTask(cfg)
 	if err != nil {
 		t.Fatalf("StartTask: %v", err)
 	}
-	t.Cleanup(func() { _ = h.DestroyTask(cfg.ID, true) })
 	if network == nil || !strings.HasPrefix(network.IP, env.network) || network.PortMap["http"] != 8080 {
 		t.Fatalf("DriverNetwork: %+v", network)
 	}
@@ -218,7 +217,7 @@ func TestGroupDNSBecomesResolvConf(t *testing.T) {
 	cfg.DNS = &drivers.DNSConfig{Servers: []string{"192.0.2.53"}}
 	tc.DNS = "off"
 	encode(t, cfg, tc)
-	t.Cleanup(h.MkAllocDir(cfg, false))
+	allocDir(t, h, cfg, false)
 	if _, _, err := h.StartTask(cfg); err == nil || !strings.Contains(err.Error(), "dns") {
 		t.Fatalf("two resolvers: %v", err)
 	}
@@ -232,12 +231,11 @@ func TestAliasNetworkAdvertisesItsAddress(t *testing.T) {
 	tc.IP = "127.194.0.7"
 	tc.AutoAdvertise = true
 	encode(t, cfg, tc)
-	t.Cleanup(h.MkAllocDir(cfg, true))
+	allocDir(t, h, cfg, true)
 	_, network, err := h.StartTask(cfg)
 	if err != nil {
 		t.Fatalf("StartTask: %v", err)
 	}
-	t.Cleanup(func() { _ = h.DestroyTask(cfg.ID, true) })
 	if network == nil || network.IP != "127.194.0.7" || !network.AutoAdvertise {
 		t.Fatalf("DriverNetwork %+v", network)
 	}
@@ -251,7 +249,7 @@ func TestPrivateBridgeNeedsItsBridge(t *testing.T) {
 	tc.NetworkMode = "private-bridge"
 	tc.Bridge = "nosuchbridge"
 	encode(t, cfg, tc)
-	t.Cleanup(h.MkAllocDir(cfg, false))
+	allocDir(t, h, cfg, false)
 	_, _, err := h.StartTask(cfg)
 	if err == nil || !strings.Contains(err.Error(), "nosuchbridge") {
 		t.Fatalf("missing bridge: %v", err)

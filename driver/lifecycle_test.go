@@ -226,7 +226,7 @@ func TestStartFailuresLeaveNoPot(t *testing.T) {
 	cfg, tc := env.task("missing-image", "true")
 	tc.Tag = "0.0"
 	encode(t, cfg, tc)
-	t.Cleanup(h.MkAllocDir(cfg, true))
+	allocDir(t, h, cfg, true)
 	_, _, err := h.StartTask(cfg)
 	if err == nil || !strings.Contains(err.Error(), "404") && !strings.Contains(strings.ToLower(err.Error()), "not found") {
 		t.Fatalf("404 image: %v", err)
@@ -235,7 +235,7 @@ func TestStartFailuresLeaveNoPot(t *testing.T) {
 	cfg, tc = env.task("bad-config", "true")
 	tc.Attributes = []string{"children:yes\npot.cmd=evil"}
 	encode(t, cfg, tc)
-	t.Cleanup(h.MkAllocDir(cfg, true))
+	allocDir(t, h, cfg, true)
 	if _, _, err := h.StartTask(cfg); err == nil || !strings.Contains(err.Error(), "attributes") {
 		t.Fatalf("bad config: %v", err)
 	}

@@ -443,7 +443,7 @@ func TestRacctDisabled(t *testing.T) {
 	_, h := e.driver()
 	cfg, tc := e.task("noracct", "exit 0")
 	encode(t, cfg, tc)
-	t.Cleanup(h.MkAllocDir(cfg, false))
+	allocDir(t, h, cfg, false)
 	_, _, err := h.StartTask(cfg)
 	if err == nil || !strings.Contains(err.Error(), "add kern.racct.enable=1 to /boot/loader.conf and reboot") {
 		t.Fatalf("StartTask: %v", err)
@@ -495,7 +495,7 @@ func TestRctlOutsideAllowlist(t *testing.T) {
 	cfg, tc := e.task("ipc", "exit 0")
 	tc.Rctl = hclspec.MapStrStr{"nsem": "10"}
 	encode(t, cfg, tc)
-	t.Cleanup(h.MkAllocDir(cfg, false))
+	allocDir(t, h, cfg, false)
 	_, _, err := h.StartTask(cfg)
 	if err == nil || !strings.Contains(err.Error(), `rctl["nsem"] "10": rctl resource nsem is not in the pot plugin's rctl_allow`) {
 		t.Fatalf("StartTask: %v", err)
@@ -514,7 +514,7 @@ func TestFailedCpusetRemovesEverything(t *testing.T) {
 	cfg, tc := e.task("badcore", "echo ready; while :; do sleep 0.05; done")
 	withResources(cfg, 64, 0, 2000, "7")
 	encode(t, cfg, tc)
-	t.Cleanup(h.MkAllocDir(cfg, true))
+	allocDir(t, h, cfg, true)
 	_, _, err := h.StartTask(cfg)
 	if err == nil || !strings.Contains(err.Error(), "pinning the jail to its reserved cores 7") || !strings.Contains(err.Error(), "Resource deadlock avoided") {
 		t.Fatalf("StartTask: %v", err)
@@ -745,7 +745,7 @@ func TestLimitsSkippedOffFreeBSD(t *testing.T) {
 	cfg, tc = env.task("ipc", "exit 0")
 	tc.Rctl = hclspec.MapStrStr{"nsem": "10"}
 	encode(t, cfg, tc)
-	t.Cleanup(h.MkAllocDir(cfg, false))
+	allocDir(t, h, cfg, false)
 	if _, _, err := h.StartTask(cfg); err == nil || !strings.Contains(err.Error(), "rctl_allow") {
 		t.Fatalf("StartTask: %v", err)
 	}

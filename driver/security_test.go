@@ -71,7 +71,7 @@ func (e *testEnv) startFails(h *dtestutil.DriverHarness, cfg *drivers.TaskConfig
 	e.t.Helper()
 	before := e.taskPots()
 	encode(e.t, cfg, tc)
-	e.t.Cleanup(h.MkAllocDir(cfg, false))
+	allocDir(e.t, h, cfg, false)
 	_, _, err := h.StartTask(cfg)
 	if err == nil {
 		_ = h.DestroyTask(cfg.ID, true)
@@ -669,6 +669,7 @@ func TestImageCachePrune(t *testing.T) {
 		Name: "foreign", Alloc: "clone", Network: pot.NetworkInherit}); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = env.client.Destroy(context.Background(), "foreign_clone", true) })
 
 	store, err := d.imageStore(ctx)
 	if err != nil {

@@ -17,7 +17,6 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +58,11 @@ func repoRoot() (string, error) {
 }
 
 func outsideMain(suites, run string, keep bool) int {
+	for _, s := range strings.Split(suites, ",") {
+		if _, ok := suiteByName[s]; !ok {
+			return fail("unknown suite %q (contract, driver, e2e)", s)
+		}
+	}
 	scripts := os.Getenv("POT_SCRIPTS")
 	if scripts == "" {
 		fmt.Println("realpot: POT_SCRIPTS is not set: skipping the tests against pot's own scripts.")
@@ -89,6 +93,8 @@ func outsideMain(suites, run string, keep bool) int {
 	bin := filepath.Join(root, "bin")
 	emu := filepath.Join(bin, "fbsdemu")
 	self := filepath.Join(bin, "realpot")
+	// Everything is built out here: the emulated machine has no network
+	// (and so no module proxy).
 	for _, b := range [][2]string{{emu, "./cmd/fbsdemu"}, {self, "./e2e/realpot"}} {
 		// Static: copies of fbsdemu are the jails' sysctl and ip6addrctl.
 		c := exec.Command("go", "build", "-o", b[0], b[1])
@@ -96,6 +102,19 @@ func outsideMain(suites, run string, keep bool) int {
 		c.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if err := c.Run(); err != nil {
 			return fail("go build %s: %v", b[1], err)
+		}
+	}
+	for _, s := range strings.Split(suites, ",") {
+		su, ok := suiteByName[s]
+		if !ok {
+			return fail("unknown suite %q (contract, driver, e2e)", s)
+		}
+		args := []string{"test", "-c", "-race", "-o", filepath.Join(bin, "realpot-"+s+".test")}
+		args = append(args, su.buildArgs...)
+		c := exec.Command("go", append(args, su.pkg)...)
+		c.Dir, c.Stdout, c.Stderr = root, os.Stdout, os.Stderr
+		if err := c.Run(); err != nil {
+			return fail("go test -c %s: %v", su.pkg, err)
 		}
 	}
 	args := []string{"run"}
@@ -154,31 +173,42 @@ func insideMain(suites, run string) int {
 		"POT_CONTRACT_TAG=" + imageTag,
 		"POT_CONTRACT_REALPOT=1",
 	}
+	root, err := repoRoot()
+	if err != nil {
+		return fail("%v", err)
+	}
 	rc := 0
 	for _, s := range strings.Split(suites, ",") {
-		var args []string
-		switch s {
-		case "contract":
-			args = []string{"test", "-count=1", "-timeout=20m", "./pot", "-run", orDefault(run, "Contract")}
-		case "driver":
-			args = []string{"test", "-count=1", "-timeout=30m", "./driver", "-run", orDefault(run, ".")}
-		case "e2e":
-			args = []string{"test", "-tags", "e2e", "-count=1", "-timeout=30m", "./e2e/...", "-run", orDefault(run, ".")}
-		default:
-			return fail("unknown suite %q", s)
-		}
+		su := suiteByName[s]
+		args := []string{"-test.count=1", "-test.timeout=" + su.timeout, "-test.run=" + orDefault(run, su.run)}
 		if os.Getenv("REALPOT_VERBOSE") != "" {
-			args = append(args, "-v")
+			args = append(args, "-test.v")
 		}
-		fmt.Printf("realpot: go %s\n", strings.Join(args, " "))
-		c := exec.Command("go", args...)
-		c.Stdout, c.Stderr = os.Stdout, os.Stderr
+		bin := filepath.Join(root, "bin", "realpot-"+s+".test")
+		fmt.Printf("realpot: %s (in %s) %s\n", bin, su.pkg, strings.Join(args, " "))
+		c := exec.Command(bin, args...)
+		c.Dir, c.Stdout, c.Stderr = filepath.Join(root, su.pkg), os.Stdout, os.Stderr
 		c.Env = append(os.Environ(), env...)
 		if err := c.Run(); err != nil {
+			fmt.Printf("realpot: suite %s FAILED: %v\n", s, err)
 			rc = 1
 		}
 	}
 	return rc
+}
+
+// suite is one test package run against pot's scripts.
+type suite struct {
+	pkg       string // folder, relative to the module's root
+	buildArgs []string
+	run       string // default -run
+	timeout   string
+}
+
+var suiteByName = map[string]suite{
+	"contract": {pkg: "pot", run: "Contract", timeout: "20m"},
+	"driver":   {pkg: "driver", run: ".", timeout: "40m"},
+	"e2e":      {pkg: "e2e", buildArgs: []string{"-tags", "e2e"}, run: ".", timeout: "40m"},
 }
 
 func orDefault(s, d string) string {
@@ -337,5 +367,3 @@ func xz(data []byte) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
-
-var _ = io.Discard
