@@ -38,7 +38,9 @@ type imageStore interface {
 }
 
 // imageStore returns the store of the configured pot, made once per
-// plugin config.
+// plugin config: ZFS wherever zfs(8) knows pot's zfs_root dataset (FreeBSD,
+// and the FreeBSD emulation under pot's own scripts), pot's file tree where
+// it does not (potsim keeps no datasets).
 func (d *Driver) imageStore(ctx context.Context) (imageStore, error) {
 	d.storeMu.Lock()
 	defer d.storeMu.Unlock()
@@ -46,22 +48,24 @@ func (d *Driver) imageStore(ctx context.Context) (imageStore, error) {
 		return d.images, nil
 	}
 	client := d.potClient()
-	if runtime.GOOS == "freebsd" {
-		root, err := client.Config(ctx, "zfs_root")
-		if err != nil {
-			return nil, fmt.Errorf("pot config zfs_root: %w", err)
+	root, zerr := client.Config(ctx, "zfs_root")
+	if zerr == nil && root != "" {
+		if _, zerr = freebsd.ReadZFS(ctx, root); zerr == nil {
+			d.images = zfsImages{root: root}
+			return d.images, nil
 		}
-		d.images = zfsImages{root: root}
-	} else {
-		root, err := client.Config(ctx, "fs_root")
-		if err != nil {
-			return nil, fmt.Errorf("pot config fs_root: %w", err)
-		}
-		if !filepath.IsAbs(root) {
-			return nil, fmt.Errorf("pot config fs_root %q is not an absolute path", root)
-		}
-		d.images = dirImages{root: root}
 	}
+	if runtime.GOOS == "freebsd" {
+		return nil, fmt.Errorf("pot's zfs_root %q: %w", root, zerr)
+	}
+	fsRoot, err := client.Config(ctx, "fs_root")
+	if err != nil {
+		return nil, fmt.Errorf("pot config fs_root: %w", err)
+	}
+	if !filepath.IsAbs(fsRoot) {
+		return nil, fmt.Errorf("pot config fs_root %q is not an absolute path", fsRoot)
+	}
+	d.images = dirImages{root: fsRoot}
 	return d.images, nil
 }
 

@@ -82,7 +82,25 @@ func cmdIfconfig(args []string) int {
 		return 0
 	}
 	name, args := args[0], args[1:]
+	if len(args) == 1 && (args[0] == "inet" || args[0] == "inet6") {
+		i, err := net.InterfaceByName(name)
+		if err != nil {
+			warnx("ifconfig", "interface %s does not exist", name)
+			return 1
+		}
+		printIfFamily(*i, args[0])
+		return 0
+	}
 	var rc int
+	if _, err := statePath("ifconfig.json"); err != nil {
+		// Inside a jail (tinirc configures its epair): no state folder.
+		rc, err = ifconfigChange(name, args)
+		if err != nil {
+			warnx("ifconfig", "%v", err)
+			return 1
+		}
+		return rc
+	}
 	err := withLock("ifconfig", func() error {
 		var err error
 		rc, err = ifconfigChange(name, args)
@@ -111,11 +129,14 @@ func ifconfigChange(name string, args []string) (int, error) {
 				return 1, err
 			}
 			name = a
+			// FreeBSD puts an interface in the group of its driver.
+			s.Groups["epair"] = append(s.Groups["epair"], a, b)
 		case "bridge":
 			name = fmt.Sprintf("bridge%d", unit)
 			if err := ipCmd("link", "add", name, "type", "bridge"); err != nil {
 				return 1, err
 			}
+			s.Groups["bridge"] = append(s.Groups["bridge"], name)
 		default:
 			return 1, fmt.Errorf("SIOCIFCREATE2: Invalid argument")
 		}
@@ -260,7 +281,11 @@ func maskBits(m string) string {
 
 // printIf prints an interface as FreeBSD's ifconfig does with
 // IFCONFIG_FORMAT=addr:default (pot exports it).
-func printIf(i net.Interface) {
+func printIf(i net.Interface) { printIfFamily(i, "") }
+
+// printIfFamily prints an interface, only the addresses of family ("inet",
+// "inet6") if one is given.
+func printIfFamily(i net.Interface, family string) {
 	var flags []string
 	if i.Flags&net.FlagUp != 0 {
 		flags = append(flags, "UP")
@@ -292,12 +317,18 @@ func printIf(i net.Interface) {
 			continue
 		}
 		if ip4 := n.IP.To4(); ip4 != nil {
+			if family == "inet6" {
+				continue
+			}
 			bc := make(net.IP, 4)
 			for k := range bc {
 				bc[k] = ip4[k] | ^n.Mask[len(n.Mask)-4+k]
 			}
 			fmt.Printf("\tinet %s netmask 0x%s broadcast %s\n", ip4, n.Mask.String(), bc)
 		} else {
+			if family == "inet" {
+				continue
+			}
 			ones, _ := n.Mask.Size()
 			fmt.Printf("\tinet6 %s prefixlen %d\n", n.IP, ones)
 		}

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // tool is one emulated command: it gets its arguments (without its name)
@@ -52,6 +53,10 @@ func dispatch(argv []string) int {
 		if c, ok := commands[name]; ok {
 			return c(args)
 		}
+	}
+	// pot runs copies of ncat named ncat-POT-PORT (localhost tunnels).
+	if strings.HasPrefix(name, "ncat-") {
+		name = "ncat"
 	}
 	t, ok := tools[name]
 	if !ok {

@@ -71,6 +71,12 @@ func buildMachine(dir string) error {
 			return fmt.Errorf("bind %s on %s: %w", src, f[1], err)
 		}
 	}
+	if err := buildDev(dir); err != nil {
+		return err
+	}
+	if err := overlayLocalBin(dir); err != nil {
+		return err
+	}
 	if err := unix.Sethostname([]byte("fbsdemu")); err != nil {
 		return fmt.Errorf("sethostname: %w", err)
 	}
@@ -94,6 +100,82 @@ func buildMachine(dir string) error {
 	}
 	return nil
 }
+
+// buildDev gives the machine a /dev of its own: the host's devices (nodes
+// made anew, pts and shm bound), and /dev/pf, whose existence pot takes
+// for pf being loaded (`[ -c /dev/pf ]`); nothing opens it here.
+func buildDev(dir string) error {
+	dev := filepath.Join(dir, "dev")
+	if err := os.MkdirAll(dev, 0o755); err != nil {
+		return err
+	}
+	if err := unix.Mount("tmpfs", dev, "tmpfs", unix.MS_NOSUID, "mode=755"); err != nil {
+		return fmt.Errorf("tmpfs on %s: %w", dev, err)
+	}
+	entries, err := os.ReadDir("/dev")
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		src, dst := filepath.Join("/dev", e.Name()), filepath.Join(dev, e.Name())
+		fi, err := os.Lstat(src)
+		if err != nil {
+			continue
+		}
+		switch m := fi.Mode(); {
+		case m&os.ModeSymlink != 0:
+			if t, err := os.Readlink(src); err == nil {
+				_ = os.Symlink(t, dst)
+			}
+		case m.IsDir():
+			if err := os.Mkdir(dst, m.Perm()); err == nil {
+				_ = unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, "")
+			}
+		case m&os.ModeDevice != 0:
+			var st unix.Stat_t
+			if unix.Lstat(src, &st) == nil {
+				_ = unix.Mknod(dst, st.Mode, int(st.Rdev))
+				_ = os.Chmod(dst, m.Perm())
+			}
+		}
+	}
+	if err := unix.Mknod(filepath.Join(dev, "pf"), unix.S_IFCHR|0o600, int(unix.Mkdev(1, 3))); err != nil {
+		return fmt.Errorf("mknod /dev/pf: %w", err)
+	}
+	if err := unix.Mount(dev, "/dev", "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind %s on /dev: %w", dev, err)
+	}
+	return nil
+}
+
+// overlayLocalBin adds the machine's /usr/local/bin programs (ports pot
+// looks for there: ncat of nmap, for localhost-tunnel) over the host's, with
+// an overlay whose upper layer is a folder of the run.
+func overlayLocalBin(dir string) error {
+	upper, work := filepath.Join(dir, "usr-local-bin"), filepath.Join(dir, "usr-local-bin.work")
+	for _, d := range []string{upper, work, "/usr/local/bin"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	for _, t := range localBinTools {
+		if err := os.Symlink(self, filepath.Join(upper, t)); err != nil && !os.IsExist(err) {
+			return err
+		}
+	}
+	opts := "lowerdir=/usr/local/bin,upperdir=" + upper + ",workdir=" + work
+	if err := unix.Mount("overlay", "/usr/local/bin", "overlay", 0, opts); err != nil {
+		return fmt.Errorf("overlay on /usr/local/bin: %w", err)
+	}
+	return nil
+}
+
+// localBinTools are the emulated tools FreeBSD keeps in /usr/local/bin.
+var localBinTools = []string{"ncat"}
 
 // bindShell makes /bin/sh this program, whose tool `sh` runs bash: pot's
 // scripts are written for FreeBSD's sh, which (like bash, unlike Debian's

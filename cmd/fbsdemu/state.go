@@ -26,6 +26,9 @@ const (
 
 // stateDir is the state folder, or "" and a message when unset.
 func stateDir() (string, error) {
+	if d := os.Getenv(stateEnv); d != "" && !filepath.IsAbs(d) {
+		return "", fmt.Errorf("%s=%q is not an absolute path", stateEnv, d)
+	}
 	d := os.Getenv(stateEnv)
 	if d == "" {
 		return "", errors.New(stateEnv + " is not set (run the command under `fbsdemu run`)")
@@ -41,6 +44,10 @@ func statePath(elem ...string) (string, error) {
 	d, err := stateDir()
 	if err != nil {
 		return "", err
+	}
+	// Inside a jail the host's state folder is not there: never make it.
+	if _, err := os.Stat(d); err != nil {
+		return "", fmt.Errorf("state folder: %w", err)
 	}
 	p := filepath.Join(append([]string{d}, elem...)...)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

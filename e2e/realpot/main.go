@@ -24,6 +24,9 @@ import (
 	"time"
 )
 
+// jailHelper is where the image keeps the contract suite's test binary.
+const jailHelper = "/usr/local/bin/pot-contract-helper"
+
 const (
 	// The emulated release and the image the tests prepare pots from.
 	release  = "14.3"
@@ -104,6 +107,13 @@ func outsideMain(suites, run string, keep bool) int {
 			return fail("go build %s: %v", b[1], err)
 		}
 	}
+	// The jails' helper: the pot package's tests, static.
+	hc := exec.Command("go", "test", "-c", "-o", filepath.Join(bin, "realpot-jailhelper.test"), "./pot")
+	hc.Dir, hc.Stdout, hc.Stderr = root, os.Stdout, os.Stderr
+	hc.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if err := hc.Run(); err != nil {
+		return fail("go test -c ./pot (jail helper): %v", err)
+	}
 	for _, s := range strings.Split(suites, ",") {
 		su, ok := suiteByName[s]
 		if !ok {
@@ -111,7 +121,7 @@ func outsideMain(suites, run string, keep bool) int {
 		}
 		args := []string{"test", "-c", "-race", "-o", filepath.Join(bin, "realpot-"+s+".test")}
 		args = append(args, su.buildArgs...)
-		c := exec.Command("go", append(args, su.pkg)...)
+		c := exec.Command("go", append(args, "./"+su.pkg)...)
 		c.Dir, c.Stdout, c.Stderr = root, os.Stdout, os.Stderr
 		if err := c.Run(); err != nil {
 			return fail("go test -c %s: %v", su.pkg, err)
@@ -171,7 +181,7 @@ func insideMain(suites, run string) int {
 		"POT_CONTRACT_IMAGE_URL=file://" + imageDir,
 		"POT_CONTRACT_IMAGE=" + image,
 		"POT_CONTRACT_TAG=" + imageTag,
-		"POT_CONTRACT_REALPOT=1",
+		"POT_CONTRACT_JAIL_HELPER=" + jailHelper,
 	}
 	root, err := repoRoot()
 	if err != nil {
@@ -332,11 +342,25 @@ func releaseTarball() ([]byte, error) {
 	if err := file("sbin/fbsdemu", 0o755, emu); err != nil {
 		return nil, err
 	}
-	for _, t := range []string{"sbin/sysctl", "usr/sbin/ip6addrctl"} {
+	// tinirc configures a bridge pot's epair with ifconfig and route;
+	// fbsdemu's ifconfig runs ip (busybox's in here).
+	if err := link("sbin/ip", "../bin/busybox"); err != nil {
+		return nil, err
+	}
+	for _, t := range []string{"sbin/sysctl", "usr/sbin/ip6addrctl", "sbin/ifconfig", "sbin/route"} {
 		rel, _ := filepath.Rel(filepath.Dir(t), "sbin/fbsdemu")
 		if err := link(t, rel); err != nil {
 			return nil, err
 		}
+	}
+	// The contract suite's own test binary (static), for the tasks that
+	// serve a port (POT_CONTRACT_JAIL_HELPER).
+	helper, err := os.ReadFile(filepath.Join(filepath.Dir(self), "realpot-jailhelper.test"))
+	if err != nil {
+		return nil, err
+	}
+	if err := file(strings.TrimPrefix(jailHelper, "/"), 0o755, helper); err != nil {
+		return nil, err
 	}
 	etc := map[string]string{
 		"etc/passwd":     "root:*:0:0:Charlie &:/root:/bin/sh\nnobody:*:65534:65534:Unprivileged user:/nonexistent:/usr/sbin/nologin\n",
