@@ -76,7 +76,10 @@ func (d *Driver) StopTask(taskID string, timeout time.Duration, signal string) e
 	}
 	client := d.potClient()
 	ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
-	err = client.Signal(ctx, h.potName, pot.SignalOptions{Signal: sig, Force: true})
+	// Not Force: pot's -f would drop the signal of a task in its first
+	// half second (pot start has not written the main pid yet); the
+	// client waits that out and delivers it, or says why it could not.
+	err = client.Signal(ctx, h.potName, pot.SignalOptions{Signal: sig})
 	cancel()
 	if err != nil {
 		h.logger.Warn("sending the stop signal failed; stopping the jail", "signal", sig, "error", err)

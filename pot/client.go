@@ -213,20 +213,112 @@ func (c *Client) Config(ctx context.Context, name string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// Stop stops a pot's jail (`pot stop -p NAME`).
+// StartingWait bounds how long Stop and Signal wait out pot start's
+// starting window: pot start marks a pot started only half a second after
+// its command runs (0.5-0.65 s on pot 0.16), and until then pot stop
+// refuses the pot and pot signal finds no main process.
+const StartingWait = 5 * time.Second
+
+// startingRetry is the pause between two tries within StartingWait.
+const startingRetry = 100 * time.Millisecond
+
+// refusedStop is pot stop's answer for a pot whose status is not one it
+// can stop (starting, or no status at all).
+const refusedStop = "not in a state where it can be stopped"
+
+// isRefusedStop reports whether err is pot refusing to stop a pot because
+// of its status (pot stop, or pot destroy -F, which stops first).
+func isRefusedStop(err error) bool {
+	var pe *Error
+	return errors.As(err, &pe) && pe.ExitCode == 1 && strings.Contains(potErrorLines(pe.Stdout), refusedStop)
+}
+
+// sleepCtx waits d, or less if ctx ends first (false).
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Stop stops a pot's jail (`pot stop -p NAME`). A pot still in pot start's
+// starting window is refused by pot ("not in a state where it can be
+// stopped"): while its jail runs, Stop tries again for up to StartingWait
+// (within ctx), then returns pot's refusal. A pot that does not run is
+// refused at once. Stop does not wait for the `pot start` process, which
+// may write last-run-stats after Stop returns: Process.Result has the code.
 func (c *Client) Stop(ctx context.Context, name string) error {
-	_, err := c.run(ctx, "stop", "-p", name)
-	return err
+	deadline := time.Now().Add(StartingWait)
+	for {
+		_, err := c.run(ctx, "stop", "-p", name)
+		if err == nil || !isRefusedStop(err) {
+			return err
+		}
+		// Refused: still starting if the jail runs (stuck there if its
+		// pot start is gone), never started if it does not.
+		if running, rerr := c.IsRunning(ctx, name); rerr != nil || !running {
+			return err
+		}
+		if time.Now().After(deadline) || !sleepCtx(ctx, startingRetry) {
+			return err
+		}
+	}
 }
 
 // Destroy destroys a pot (`pot destroy [-F] -p NAME`); force stops it first
-// if it runs.
+// if it runs. With force, a pot that pot refuses to stop because its status
+// is still "starting" is retried for a second (its starting window may be
+// closing); if it is still refused, its pot start is taken to be gone (a
+// pot start killed in the window leaves "starting" for good): Destroy sets
+// the status doa (`pot set-status -s doa`) and destroys it.
 func (c *Client) Destroy(ctx context.Context, name string, force bool) error {
 	args := []string{"destroy"}
 	if force {
 		args = append(args, "-F")
 	}
-	_, err := c.run(ctx, append(args, "-p", name)...)
+	args = append(args, "-p", name)
+	_, err := c.run(ctx, args...)
+	if err == nil || !force || !isRefusedStop(err) {
+		return err
+	}
+	deadline := time.Now().Add(stuckStartingWait)
+	for time.Now().Before(deadline) {
+		if !sleepCtx(ctx, 4*startingRetry) {
+			return err
+		}
+		if _, err = c.run(ctx, args...); err == nil || !isRefusedStop(err) {
+			return err
+		}
+	}
+	c.logger().Debug("pot stays starting: its pot start is gone; setting it doa", "pot", name)
+	if serr := c.SetStatus(ctx, name, "doa"); serr != nil && ExitCode(serr) != 2 {
+		return fmt.Errorf("%w; clearing its starting status: %w", err, serr)
+	}
+	_, err = c.run(ctx, args...)
+	return err
+}
+
+// stuckStartingWait is how long Destroy lets a pot be "starting" before it
+// takes its pot start to be gone.
+const stuckStartingWait = time.Second
+
+// SetStatus sets a pot's status as pot's scripts do (`pot set-status -p
+// NAME -s STATUS`, one of starting, doa, started, stopping, stopped). pot
+// accepts only some transitions: started and doa from starting; stopping
+// from started, doa or stopped; stopped from stopping; starting from none
+// or stopped. A refused one is exit 1, the current status exit 2 (both an
+// *Error).
+func (c *Client) SetStatus(ctx context.Context, name, status string) error {
+	switch status {
+	case "starting", "doa", "started", "stopping", "stopped":
+	default:
+		return fmt.Errorf("pot set-status: %q is not a status", status)
+	}
+	_, err := c.run(ctx, "set-status", "-p", name, "-s", status)
 	return err
 }
 
@@ -417,12 +509,27 @@ type SignalOptions struct {
 	PID int
 	// Pattern, when set, signals the jail's processes whose name matches.
 	Pattern string
-	// Force (-f) makes a failure to signal not an error.
+	// Force: with PID or Pattern, -f (a failure to signal is not an
+	// error). For the main process pot's -f would also hide a signal
+	// that was never sent (pot start not done yet), so it is not passed:
+	// Force only makes a pot that does not run (nothing to signal) not an
+	// error.
 	Force bool
 }
 
+// notRunning is pot signal's answer for a pot that does not run.
+const notRunning = "The pot is not running"
+
+// pkillNoPidFile is pot signal's exit status when pkill cannot open the
+// main pid file, which pot start writes at the end of its starting window.
+const pkillNoPidFile = 3
+
 // Signal sends a signal into the pot (`pot signal`): to its main process by
-// default.
+// default. The main process is known to pot only once pot start has
+// written its pid file, half a second after the command started: until
+// then pot signal fails (exit 3) and Signal tries again, for up to
+// StartingWait within ctx, so a signal is delivered or its failure
+// reported, never dropped.
 func (c *Client) Signal(ctx context.Context, name string, o SignalOptions) error {
 	if o.Signal == "" {
 		return fmt.Errorf("no signal given")
@@ -435,10 +542,29 @@ func (c *Client) Signal(ctx context.Context, name string, o SignalOptions) error
 		args = append(args, "-P", fmt.Sprint(o.PID))
 	case o.Pattern != "":
 		args = append(args, "-m", o.Pattern)
+	default:
+		return c.signalMain(ctx, name, o.Force, args)
 	}
 	if o.Force {
 		args = append(args, "-f")
 	}
 	_, err := c.run(ctx, args...)
 	return err
+}
+
+func (c *Client) signalMain(ctx context.Context, name string, force bool, args []string) error {
+	deadline := time.Now().Add(StartingWait)
+	for {
+		_, err := c.run(ctx, args...)
+		if err == nil {
+			return nil
+		}
+		var pe *Error
+		if force && errors.As(err, &pe) && pe.ExitCode == 1 && strings.Contains(potErrorLines(pe.Stdout), notRunning) {
+			return nil
+		}
+		if ExitCode(err) != pkillNoPidFile || time.Now().After(deadline) || !sleepCtx(ctx, startingRetry) {
+			return err
+		}
+	}
 }

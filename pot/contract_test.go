@@ -167,6 +167,7 @@ type potEnv struct {
 	tag    string
 	fsOnce sync.Once
 	fs     string
+	simEnv []string // potsim variables set by potsimEnv
 }
 
 const (
@@ -190,24 +191,50 @@ func newBareEnv(t *testing.T) *potEnv {
 		e.root = filepath.Join(e.dir, "root")
 		e.calls = filepath.Join(e.dir, "calls")
 		bin = filepath.Join(e.dir, "pot")
-		script := "#!/bin/sh\n" +
-			"POTSIM_ROOT=" + ShellQuoteWord(e.root) + "\n" +
-			"POTSIM_CALL_LOG=" + ShellQuoteWord(e.calls) + "\n" +
-			"export POTSIM_ROOT POTSIM_CALL_LOG\n" +
-			"exec " + ShellQuoteWord(tg.bin) + ` "$@"` + "\n"
-		// No fork may inherit the file while it is open for writing, or
-		// running it fails with ETXTBSY.
-		syscall.ForkLock.Lock()
-		err := os.WriteFile(bin, []byte(script), 0o755)
-		syscall.ForkLock.Unlock()
-		if err != nil {
-			t.Fatal(err)
-		}
+		e.writeWrapper(bin)
 	}
 	e.c = New(bin, nil)
 	e.c.CallTimeout = time.Minute
 	e.c.PrepareTimeout = 5 * time.Minute
 	return e
+}
+
+// writeWrapper writes the potsim wrapper script at bin: it sets the test's
+// POTSIM_ROOT and POTSIM_CALL_LOG (and any potsimEnv) and execs potsim.
+func (e *potEnv) writeWrapper(bin string) {
+	e.t.Helper()
+	script := "#!/bin/sh\n" +
+		"POTSIM_ROOT=" + ShellQuoteWord(e.root) + "\n" +
+		"POTSIM_CALL_LOG=" + ShellQuoteWord(e.calls) + "\n" +
+		"export POTSIM_ROOT POTSIM_CALL_LOG\n"
+	for _, kv := range e.simEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		script += k + "=" + ShellQuoteWord(v) + "\nexport " + k + "\n"
+	}
+	script += "exec " + ShellQuoteWord(e.tg.bin) + ` "$@"` + "\n"
+	// No fork may inherit the file while it is open for writing, or
+	// running it fails with ETXTBSY: write a new file and rename it.
+	tmp := bin + ".new"
+	syscall.ForkLock.Lock()
+	err := os.WriteFile(tmp, []byte(script), 0o755)
+	syscall.ForkLock.Unlock()
+	if err == nil {
+		err = os.Rename(tmp, bin)
+	}
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// potsimEnv sets potsim's own variables (VAR=VALUE) for every later call of
+// this test's client; nothing on a real pot.
+func (e *potEnv) potsimEnv(kv ...string) {
+	e.t.Helper()
+	if !e.tg.potsim {
+		return
+	}
+	e.simEnv = append(e.simEnv, kv...)
+	e.writeWrapper(e.c.Bin)
 }
 
 // newPotEnv is a client that can prepare pots: on potsim with its own image

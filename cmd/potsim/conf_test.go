@@ -201,3 +201,32 @@ func TestStatusTransitions(t *testing.T) {
 		t.Errorf("status file = %q", data)
 	}
 }
+
+// pot set-status: set-status.sh's exit codes, the interfaces kept from
+// started (-i) to stopping, which it prints.
+func TestSetStatusCommand(t *testing.T) {
+	newTestPot(t, "p", "pot.type=single\n")
+	steps := []struct {
+		args []string
+		rc   int
+		file string
+	}{
+		{[]string{"-p", "p", "-s", "doa"}, 1, ""},
+		{[]string{"-p", "p", "-s", "starting", "-i", "ignored"}, 0, "pot.status=starting,\n"},
+		{[]string{"-p", "p", "-s", "starting"}, 2, "pot.status=starting,\n"},
+		{[]string{"-p", "p", "-s", "started", "-i", "epair4a"}, 0, "pot.status=started,epair4a\n"},
+		{[]string{"-p", "p", "-s", "stopped"}, 1, "pot.status=started,epair4a\n"},
+		{[]string{"-p", "p", "-s", "stopping"}, 0, "pot.status=stopping,epair4a\n"},
+		{[]string{"-p", "p", "-s", "stopped"}, 0, "pot.status=stopped,\n"},
+		{[]string{"-p", "nopot", "-s", "stopped"}, 1, "pot.status=stopped,\n"},
+		{[]string{"-s", "stopped"}, 1, "pot.status=stopped,\n"},
+	}
+	for i, s := range steps {
+		if rc := quietly(t, func() int { return cmdSetStatus(s.args) }); rc != s.rc {
+			t.Fatalf("step %d: set-status %q rc = %d, want %d", i, s.args, rc, s.rc)
+		}
+		if data, _ := os.ReadFile(filepath.Join(tmpDir(), "pot_status_p")); string(data) != s.file {
+			t.Fatalf("step %d: status file %q, want %q", i, data, s.file)
+		}
+	}
+}

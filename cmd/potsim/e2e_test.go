@@ -116,6 +116,20 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// status is the pot's status as set-status keeps it ("" for none).
+func (e *potsimEnv) status(name string) string {
+	data, _ := os.ReadFile(filepath.Join(e.root, "tmp", "pot_status_"+name))
+	v := strings.TrimPrefix(strings.TrimSpace(string(data)), "pot.status=")
+	st, _, _ := strings.Cut(v, ",")
+	return st
+}
+
+// waitStarted waits for the end of pot start's starting window.
+func (e *potsimEnv) waitStarted(name string) {
+	e.t.Helper()
+	waitFor(e.t, name+" to be started", func() bool { return e.status(name) == "started" })
+}
+
 func TestEndToEndBatch(t *testing.T) {
 	e := newPotsimEnv(t)
 	imgDir := t.TempDir()
@@ -138,7 +152,9 @@ func TestEndToEndBatch(t *testing.T) {
 	if code != 125 {
 		t.Fatalf("start exit %d, want 125\n%s%s", code, out, errs)
 	}
-	wantOut := "===>  Starting the pot job_a_1\nA=$x \"q\" ` job_a_1\nfrom image\n###>  job_a_1 reported application error\n"
+	// jail(8)'s "NAME: created" before the command's output; the empty line
+	// after it is what set-status stopping prints (no interfaces).
+	wantOut := "===>  Starting the pot job_a_1\njob_a_1: created\nA=$x \"q\" ` job_a_1\nfrom image\n\n###>  job_a_1 reported application error\n"
 	if out != wantOut || errs != "err\n" {
 		t.Errorf("start stdout %q stderr %q", out, errs)
 	}
@@ -218,6 +234,7 @@ func TestEndToEndService(t *testing.T) {
 		}
 	}
 	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	e.waitStarted("svc_x")
 	if _, _, code := e.pot("info", "-q", "-r", "-p", "svc_x"); code != 0 {
 		t.Errorf("info -r of a running pot: %d", code)
 	}
@@ -306,9 +323,14 @@ func TestEndToEndStop(t *testing.T) {
 	if _, _, code := e.pot("destroy", "-p", "p_s"); code != 1 {
 		t.Errorf("destroy of a running pot without -F: exit %d", code)
 	}
+	e.waitStarted("p_s")
 	e.must("stop", "-p", "p_s")
+	// pot stop does not wait for pot start, which then finds the pot
+	// stopping (exit 0) or already stopped (exit 125: 143 is not 0).
 	if err := start.Wait(); err != nil {
-		t.Errorf("start after stop: %v", err)
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 125 {
+			t.Errorf("start after stop: %v", err)
+		}
 	}
 	if out := e.must("last-run-stats", "-p", "p_s"); out != "{ \"ExitCode\": 143 }\n" {
 		t.Errorf("last-run-stats = %q", out)
@@ -317,4 +339,149 @@ func TestEndToEndStop(t *testing.T) {
 		t.Errorf("still running after stop")
 	}
 	e.must("stop", "-p", "p_s") // stopped -> stopping is allowed
+}
+
+// pot start's starting window: the command runs for half a second while the
+// status is still "starting" and the main pid file is not written; pot stop
+// refuses the pot, pot signal finds no main process (exit 3; -f: 0, nothing
+// sent). A pot start killed in the window leaves the pot "starting" for
+// good, until set-status doa.
+func TestEndToEndStartingWindow(t *testing.T) {
+	e := newPotsimEnv(t)
+	imgDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(imgDir, "i_1.xz"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.must("prepare", "-U", "file://"+imgDir, "-p", "i", "-t", "1", "-a", "w", "-n", "p",
+		"-c", `/bin/sh -c 'trap "echo usr1 >> sig.out" USR1; echo $$ > ready; while :; do sleep 1 & wait $!; done'`)
+	if out, _, code := e.pot("set-status", "-p", "p_w", "-s", "started"); code != 1 || out != "" {
+		t.Errorf("set-status started of a pot never started: exit %d, %q", code, out)
+	}
+	// An unknown status is reported, and then taken as none: the same as
+	// that of a pot that never ran.
+	if out, _, code := e.pot("set-status", "-p", "p_w", "-s", "nosuch"); code != 2 || !strings.Contains(out, "nosuch is not a valid status") {
+		t.Errorf("set-status nosuch: exit %d, %q", code, out)
+	}
+	ready := filepath.Join(e.root, "jails", "p_w", "m", "ready")
+	pidFile := filepath.Join(e.root, "tmp", "pot_main_pid_p_w")
+	start := e.cmd("start", "-p", "p_w")
+	if err := start.Start(); err != nil {
+		t.Fatal(err)
+	}
+	begin := time.Now()
+	waitFor(t, "the command to run", func() bool { return fileExists(ready) })
+	if got := e.status("p_w"); got != "starting" || fileExists(pidFile) {
+		t.Fatalf("in the window: status %q, pid file %v", got, fileExists(pidFile))
+	}
+	out, _, code := e.pot("stop", "-p", "p_w")
+	if code != 1 || !strings.Contains(out, "###>  pot p_w is not in a state where it can be stopped") {
+		t.Errorf("stop in the window: exit %d, %q", code, out)
+	}
+	out, errs, code := e.pot("signal", "-p", "p_w", "-s", "USR1")
+	if code != 3 || !strings.Contains(out, "###>  Sending signal failed") || !strings.Contains(errs, "Cannot open pidfile") {
+		t.Errorf("signal in the window: exit %d, %q, %q", code, out, errs)
+	}
+	if out, _, code := e.pot("signal", "-p", "p_w", "-s", "USR1", "-f"); code != 0 || !strings.Contains(out, "===>  Sending signal failed") {
+		t.Errorf("signal -f in the window: exit %d, %q", code, out)
+	}
+	if d := time.Since(begin); d > 400*time.Millisecond {
+		t.Logf("the window checks took %s: some may have run after it", d)
+	}
+	e.waitStarted("p_w")
+	if took := time.Since(begin); took < 400*time.Millisecond {
+		t.Errorf("the window lasted %s, want about 0.5 s", took)
+	}
+	if !fileExists(pidFile) {
+		t.Error("no main pid file once started")
+	}
+	if _, err := os.Stat(filepath.Join(e.root, "jails", "p_w", "m", "sig.out")); err == nil {
+		t.Error("signal -f in the window delivered the signal")
+	}
+	// Killed in the window: stuck in "starting", the command still runs.
+	if err := start.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = start.Wait()
+	e.must("stop", "-p", "p_w")
+	if err := os.Remove(ready); err != nil {
+		t.Fatal(err)
+	}
+	start = e.cmd("start", "-p", "p_w")
+	if err := start.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the command to run again", func() bool { return fileExists(ready) })
+	if err := start.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = start.Wait()
+	time.Sleep(700 * time.Millisecond)
+	if got := e.status("p_w"); got != "starting" {
+		t.Fatalf("status after pot start was killed in the window: %q", got)
+	}
+	if _, _, code := e.pot("info", "-q", "-r", "-p", "p_w"); code != 0 {
+		t.Error("the jail of a killed pot start does not run")
+	}
+	if _, _, code := e.pot("stop", "-p", "p_w"); code != 1 {
+		t.Errorf("stop of a stuck pot: exit %d", code)
+	}
+	if out, _, code := e.pot("destroy", "-F", "-p", "p_w"); code != 1 || !strings.Contains(out, "not in a state where it can be stopped") {
+		t.Errorf("destroy -F of a stuck pot: exit %d, %q", code, out)
+	}
+	if _, _, code := e.pot("set-status", "-p", "p_w", "-s", "starting"); code != 2 {
+		t.Errorf("set-status to the current status: exit %d", code)
+	}
+	e.must("set-status", "-p", "p_w", "-s", "doa")
+	e.must("destroy", "-F", "-p", "p_w")
+	if fileExists(filepath.Join(e.root, "jails", "p_w")) {
+		t.Error("the pot outlived destroy -F")
+	}
+	if _, _, code := e.pot("set-status", "-p", "p_w", "-s", "doa"); code != 1 {
+		t.Errorf("set-status of no pot: exit %d", code)
+	}
+}
+
+// pot stop does not wait for pot start: with POTSIM_STATS_DELAY the command's
+// exit code reaches last-run-stats after stop has returned, and pot start,
+// finding the pot already stopped, exits 125 for the 143 of SIGTERM.
+func TestEndToEndStopDoesNotWaitForStart(t *testing.T) {
+	e := newPotsimEnv(t)
+	imgDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(imgDir, "i_1.xz"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.must("prepare", "-U", "file://"+imgDir, "-p", "i", "-t", "1", "-a", "l", "-n", "p", "-c", "sleep 100")
+	start := e.cmd("start", "-p", "p_l")
+	start.Env = append(start.Env, "POTSIM_STATS_DELAY=3s")
+	var out bytes.Buffer
+	start.Stdout = &out
+	if err := start.Start(); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStarted("p_l")
+	begin := time.Now()
+	e.must("stop", "-p", "p_l")
+	if took := time.Since(begin); took > 2500*time.Millisecond {
+		t.Fatalf("stop took %s: it waited for pot start", took)
+	}
+	if got := e.must("last-run-stats", "-p", "p_l"); got != "{}\n" {
+		t.Errorf("last-run-stats right after stop = %q, want {} (not yet written)", got)
+	}
+	if got := e.status("p_l"); got != "stopped" {
+		t.Errorf("status after stop = %q", got)
+	}
+	err := start.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 125 {
+		t.Errorf("start after a finished stop: %v, want exit 125\n%s", err, out.String())
+	}
+	if got := e.must("last-run-stats", "-p", "p_l"); got != "{ \"ExitCode\": 143 }\n" {
+		t.Errorf("last-run-stats = %q", got)
+	}
+	if got := e.status("p_l"); got != "stopped" {
+		t.Errorf("status after pot start's clean-up = %q", got)
+	}
+	want := "===>  Starting the pot p_l\np_l: created\n\n###>  p_l reported application error\n"
+	if out.String() != want {
+		t.Errorf("start stdout %q, want %q", out.String(), want)
+	}
 }

@@ -114,6 +114,7 @@ func init() {
 		"copy-in":               {cmdCopyIn, func() string { return copyInHelp }},
 		"last-run-stats":        {cmdLastRunStats, func() string { return lastRunStatsHelp }},
 		"signal":                {cmdSignal, func() string { return signalHelp }},
+		"set-status":            {cmdSetStatus, func() string { return setStatusHelp }},
 		"exec":                  {cmdExec, func() string { return execHelp }},
 		"create-private-bridge": {cmdCreatePrivateBridge, func() string { return createPrivateBridgeHelp }},
 	}

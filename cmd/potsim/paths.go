@@ -96,6 +96,10 @@ func potLockFile(name string) string { return filepath.Join(tmpDir(), "pot-lock-
 // prepare and copy-in run one at a time.
 func globalLockFile() string { return filepath.Join(tmpDir(), "pot-lock-file") }
 
+// portsMarkerFile exists while potsim start forwards the pot's exported
+// ports (pot's pf rdr rules, which pot stop flushes itself).
+func portsMarkerFile(name string) string { return filepath.Join(tmpDir(), "potsim_ports_"+name) }
+
 // jailStateFile holds what potsim knows of a running "jail" (process groups,
 // the pid of potsim start, forwarded ports).
 func jailStateFile(name string) string { return filepath.Join(tmpDir(), "potsim_jail_"+name+".json") }

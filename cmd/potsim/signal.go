@@ -163,8 +163,10 @@ func sendSignal(pname, sigName string, sig syscall.Signal, pid, match string, fo
 		}
 		data, err := os.ReadFile(mainPidFile(pname))
 		if err != nil {
+			// pkill -F of a missing pid file: err(3, ...). pot start
+			// writes it only at the end of its starting window.
 			stderrf("pkill: Cannot open pidfile `%s': No such file or directory\n", mainPidFile(pname))
-			ret = 2
+			ret = 3
 			break
 		}
 		targets = membersWithPid(members, strings.TrimSpace(strings.SplitN(string(data), "\n", 2)[0]))

@@ -282,6 +282,8 @@ func jsStart(name string) int {
 	runHook(name, "prestart.sh", "Executing the pre-start script for the pot %s")
 	os.Remove(mainPidFile(name))
 	infof("Starting the pot %s", name)
+	// jail -c without -q: jail(8) says so on pot start's stdout.
+	fmt.Printf("%s: created\n", name)
 
 	if getConfVar(name, "pot.attr.prunable") == "YES" && isReadable(confFile(name)) {
 		_ = setConfKey(name, "pot.attr.to-be-pruned", "YES")
@@ -319,7 +321,15 @@ func jsStart(name string) int {
 	if err := saveJail(st); err != nil {
 		stderrf("potsim: cannot save the state of %s: %v\n", name, err)
 	}
+	if fwd != nil {
+		_ = os.WriteFile(portsMarkerFile(name), nil, 0o644)
+	}
 	runHook(name, "poststart.sh", "Executing the post-start script for the pot %s")
+	// pot's starting window: `sleep 0.5`, then the placeholder is killed,
+	// the main pid file written and only then the status set to started.
+	// Until then pot stop refuses the pot and pot signal finds no main
+	// process. The command is already running.
+	time.Sleep(startWindow)
 	if persist == "NO" {
 		_ = os.WriteFile(mainPidFile(name), []byte(strconv.Itoa(pid)+"\n"), 0o644)
 	}
@@ -355,6 +365,12 @@ wait:
 		}
 	}
 	code := shellStatus(ws)
+	// The ports go with the jail (pot stop flushes pot's pf rules).
+	fwd.close()
+	os.Remove(portsMarkerFile(name))
+	if d := statsDelay(); d > 0 {
+		time.Sleep(d)
+	}
 	if isDir(confdir) {
 		_ = os.WriteFile(lastRunStatsFile(name), []byte(fmt.Sprintf("{ \"ExitCode\": %d }\n", code)), 0o644)
 	} else {
@@ -363,7 +379,7 @@ wait:
 	result := 0
 	if persist == "NO" {
 		os.Remove(mainPidFile(name))
-		switch setPotStatus(name, "stopping") {
+		switch rc, ifaces := setPotStatusIfaces(name, "stopping", ""); rc {
 		case 2:
 			debugf("pot %s is already stopping (maybe by a pot stop)", name)
 			result = 0
@@ -371,29 +387,47 @@ wait:
 			errorf("pot %s is not in a state where it can be stopped", name)
 			result = 1
 		default:
+			// pot does not capture what set-status prints here.
+			fmt.Println(ifaces)
 			startCleanup(name)
 			if code != 0 {
 				result = 125
 			}
 		}
 	} else if !isRunning(name) {
-		switch setPotStatus(name, "stopping") {
+		switch rc, ifaces := setPotStatusIfaces(name, "stopping", ""); rc {
 		case 2:
 			debugf("pot %s is already stopping (maybe by a pot stop?)", name)
 		case 1:
 			errorf("pot %s is not in a state where it can be stopped", name)
 			result = 1
 		default:
+			fmt.Println(ifaces)
 			startCleanup(name)
 			result = 1
 		}
 	}
-	fwd.close()
 	if caught != nil {
 		<-stopDone
 		dieOf(caught)
 	}
 	return result
+}
+
+// startWindow is pot start's `sleep 0.5` between launching the command and
+// marking the pot started.
+const startWindow = 500 * time.Millisecond
+
+// statsDelay is $POTSIM_STATS_DELAY (a Go duration, for tests): how long
+// potsim start waits after the command's exit before writing last-run-stats.
+// pot writes it as soon as its `wait` returns, racing with a pot stop that
+// does not wait for pot start; the delay makes the late write certain.
+func statsDelay() time.Duration {
+	d, err := time.ParseDuration(os.Getenv("POTSIM_STATS_DELAY"))
+	if err != nil || d < 0 {
+		return 0
+	}
+	return d
 }
 
 // dieOf ends potsim with the default action of a signal, as the pot

@@ -112,14 +112,18 @@ func jsStop(name string) {
 		}
 		killJail(st, stopTimeout(name))
 	}
-	// The ports potsim forwards belong to the potsim start process, which
-	// ends with the jail. Wait for it, so that it sees the pot stopping.
-	if st != nil && st.StartPid != os.Getpid() {
+	// pot stop does not wait for pot start (which writes last-run-stats
+	// and cleans up after the command's exit, maybe after stop returns),
+	// but it flushes the pot's pf rules itself. The ports potsim forwards
+	// belong to the potsim start process, which closes them as soon as
+	// the command has exited: wait for that much only.
+	if st != nil && len(st.Ports) > 0 && st.StartPid != os.Getpid() {
 		deadline := time.Now().Add(10 * time.Second)
-		for startProcessAlive(st) && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
+		for fileExists(portsMarkerFile(name)) && startProcessAlive(st) && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	os.Remove(portsMarkerFile(name))
 	runHook(name, "poststop.sh", "Executing the post-stop script for the pot %s")
 	removeJail(name)
 	os.Remove(rssSampleFile(name))
