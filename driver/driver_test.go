@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,6 +116,13 @@ func newTestEnv(t *testing.T) *testEnv {
 	}))
 	t.Cleanup(srv.Close)
 	e := &testEnv{t: t, root: root, network: network, imageURL: srv.URL, client: pot.New(potsimBin, nil)}
+	// The test's drivers shut down after every task's cleanup and the
+	// check below.
+	t.Cleanup(func() {
+		for _, d := range testDrivers(t) {
+			d.Shutdown()
+		}
+	})
 	// Runs after every task's cleanup: a test destroys what it makes.
 	t.Cleanup(func() {
 		if left := e.taskPots(); len(left) > 0 {
@@ -175,7 +184,7 @@ func (e *testEnv) newDriverWith(cfg *hclspec.PluginConfig) (*Driver, *dtestutil.
 	e.t.Helper()
 	d := New(testlog.HCLogger(e.t))
 	h := dtestutil.NewDriverHarness(e.t, d)
-	e.t.Cleanup(d.Shutdown)
+	addTestDriver(e.t, d)
 	var data []byte
 	if err := base.MsgPackEncode(&data, cfg); err != nil {
 		e.t.Fatal(err)
@@ -234,18 +243,42 @@ func start(t *testing.T, h *dtestutil.DriverHarness, cfg *drivers.TaskConfig, tc
 }
 
 // allocDir builds the task's alloc dir (MkAllocDir). When the test ends the
-// task is destroyed — through the driver itself: the harness's cleanup of
-// another alloc dir may have closed its gRPC connection by then — and
-// only then is the alloc dir removed.
+// task is destroyed — through the drivers themselves (the one that recovered
+// it may not be the one that started it; the harness's cleanup of another
+// alloc dir may have closed its gRPC connection by then) — and only then is
+// the alloc dir removed.
 func allocDir(t *testing.T, h *dtestutil.DriverHarness, cfg *drivers.TaskConfig, logs bool) {
 	t.Helper()
 	cleanup := h.MkAllocDir(cfg, logs)
 	t.Cleanup(func() {
-		if err := h.Impl().DestroyTask(cfg.ID, true); err != nil {
-			t.Errorf("cleanup: DestroyTask %s: %v", cfg.ID, err)
+		for _, d := range testDrivers(t) {
+			if d.ctx.Err() != nil {
+				continue // shut down by the test (a plugin restart)
+			}
+			if err := d.DestroyTask(cfg.ID, true); err != nil {
+				t.Errorf("cleanup: DestroyTask %s: %v", cfg.ID, err)
+			}
 		}
 		cleanup()
 	})
+}
+
+// The drivers each test made, for its cleanups.
+var (
+	testDriversMu sync.Mutex
+	testDriverMap = map[*testing.T][]*Driver{}
+)
+
+func addTestDriver(t *testing.T, d *Driver) {
+	testDriversMu.Lock()
+	defer testDriversMu.Unlock()
+	testDriverMap[t] = append(testDriverMap[t], d)
+}
+
+func testDrivers(t *testing.T) []*Driver {
+	testDriversMu.Lock()
+	defer testDriversMu.Unlock()
+	return slices.Clone(testDriverMap[t])
 }
 
 func waitResult(t *testing.T, h *dtestutil.DriverHarness, id string, within time.Duration) *drivers.ExitResult {

@@ -54,7 +54,7 @@ func (e *testEnv) newDriverLogged(cfg *hclspec.PluginConfig) (*Driver, *dtestuti
 	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: io.MultiWriter(logs, testlog.NewWriter(e.t))})
 	d := New(logger)
 	h := dtestutil.NewDriverHarness(e.t, d)
-	e.t.Cleanup(d.Shutdown)
+	addTestDriver(e.t, d)
 	var data []byte
 	if err := base.MsgPackEncode(&data, cfg); err != nil {
 		e.t.Fatal(err)
@@ -555,6 +555,8 @@ func TestOrphanSweep(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The sweep leaves some of them: the test removes them all.
+		t.Cleanup(func() { _ = env.client.Destroy(context.Background(), p, true) })
 		return p
 	}
 	// Orphans: one left prepared (a failed start), one running (a lost
