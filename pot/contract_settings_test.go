@@ -299,23 +299,56 @@ func TestContractCopyIn(t *testing.T) {
 }
 
 // Exported ports (prepare -e, then export-ports replacing them) forward a
-// host port to the task's port on its own address: on potsim a TCP client
-// through the host port reaches a server the task runs on $_POT_IP:PORT.
+// host port to the task's port on its own address: a TCP client through the
+// host port reaches a server the task runs on $_POT_IP:PORT (the suite's
+// own test binary: on potsim the host's, on pot's scripts a static copy in
+// the image, POT_CONTRACT_JAIL_HELPER), on a public and on a private
+// bridge.
 func TestContractExportPorts(t *testing.T) {
 	t.Parallel()
-	e := newPotEnv(t)
-	potPort := freePort(t, "tcp")
-	h1 := freePort(t, "tcp")
-	argv := sh("echo ready > ready; exec sleep 600")
+	t.Run("public-bridge", func(t *testing.T) {
+		t.Parallel()
+		testExportPorts(t, newPotEnv(t), PrepareOptions{Network: NetworkPublicBridge, IP: "auto"})
+	})
+	t.Run("private-bridge", func(t *testing.T) {
+		t.Parallel()
+		e := newPotEnv(t)
+		bridge := "b" + uniqueName()[2:8]
+		if _, code := e.rawPot("create-private-bridge", "-B", bridge, "-S", "4"); code != 0 {
+			t.Fatalf("create-private-bridge -B %s exited %d", bridge, code)
+		}
+		t.Cleanup(func() { _ = os.Remove(filepath.Join(e.fsRoot(), "bridges", bridge)) })
+		testExportPorts(t, e, PrepareOptions{Network: NetworkPrivateBridge, Bridge: bridge, IP: "auto"})
+	})
+}
+
+// jailServer is the argv of a task serving echoHelper, or nil when the
+// target's jails cannot run the suite's binary.
+func (e *potEnv) jailServer() []string {
 	if e.tg.potsim {
 		exe, err := os.Executable()
 		if err != nil {
-			t.Fatal(err)
+			e.t.Fatal(err)
 		}
-		argv = []string{exe}
+		return []string{exe}
 	}
-	name := e.prepare(PrepareOptions{Network: NetworkPublicBridge, IP: "auto", Argv: argv,
-		Ports: []Port{{PotPort: potPort, HostPort: h1}}})
+	if h := os.Getenv("POT_CONTRACT_JAIL_HELPER"); h != "" {
+		return []string{h}
+	}
+	return nil
+}
+
+func testExportPorts(t *testing.T, e *potEnv, o PrepareOptions) {
+	potPort := freePort(t, "tcp")
+	h1 := freePort(t, "tcp")
+	argv := e.jailServer()
+	reach := argv != nil
+	if !reach {
+		argv = sh("echo ready > ready; exec sleep 600")
+	}
+	o.Argv = argv
+	o.Ports = []Port{{PotPort: potPort, HostPort: h1}}
+	name := e.prepare(o)
 	if err := e.c.SetEnv(e.ctx(), name, []EnvVar{
 		{Name: "POT_CONTRACT_HELPER", Value: "echo"},
 		{Name: "POT_CONTRACT_PORT", Value: strconv.Itoa(int(potPort))},
@@ -329,11 +362,11 @@ func TestContractExportPorts(t *testing.T) {
 	ip := info.IPs()[0]
 
 	r := e.start(name)
-	if e.tg.potsim {
+	if reach {
 		e.echoThrough(r, h1, ip)
 	} else {
 		r.waitJailFile("ready")
-		t.Log("real pot: the connection through the host port is not tested (pf rdr works on the external interface)")
+		t.Log("set POT_CONTRACT_JAIL_HELPER to a static build of this package inside the image to test the connection")
 	}
 	if err := e.c.Stop(e.ctx(), name); err != nil {
 		t.Fatal(err)
@@ -355,7 +388,7 @@ func TestContractExportPorts(t *testing.T) {
 		t.Fatal("an invalid port reached pot export-ports")
 	}
 	r = e.start(name)
-	if e.tg.potsim {
+	if reach {
 		e.echoThrough(r, h2, ip)
 		// export-ports replaced the ports of prepare.
 		if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(h1))), time.Second); err == nil {

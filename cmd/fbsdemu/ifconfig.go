@@ -69,7 +69,7 @@ func cmdIfconfig(args []string) int {
 		ifs, _ := net.Interfaces()
 		names := make([]string, 0, len(ifs))
 		for _, i := range ifs {
-			names = append(names, i.Name)
+			names = append(names, freebsdIfName(i.Name))
 		}
 		fmt.Println(strings.Join(names, " "))
 		return 0
@@ -81,7 +81,7 @@ func cmdIfconfig(args []string) int {
 		}
 		return 0
 	}
-	name, args := args[0], args[1:]
+	name, args := linuxIfName(args[0]), args[1:]
 	if len(args) == 1 && (args[0] == "inet" || args[0] == "inet6") {
 		i, err := net.InterfaceByName(name)
 		if err != nil {
@@ -240,8 +240,9 @@ func ifconfigChange(name string, args []string) (int, error) {
 			}
 			if remove {
 				err = ipCmd("addr", "del", addr, "dev", name)
-			} else {
-				err = ipCmd("addr", "add", addr, "dev", name)
+			} else if err = ipCmd("addr", "add", addr, "dev", name); err == nil {
+				// FreeBSD marks an interface up when it gets an address.
+				err = ipCmd("link", "set", name, "up")
 			}
 		default:
 			return 1, fmt.Errorf("%s: bad value", a)
@@ -251,6 +252,23 @@ func ifconfigChange(name string, args []string) (int, error) {
 		}
 	}
 	return 0, nil
+}
+
+// linuxIfName is the Linux name of a FreeBSD interface name: the loopback
+// interface is lo0 on FreeBSD, lo on Linux.
+func linuxIfName(n string) string {
+	if n == "lo0" {
+		return "lo"
+	}
+	return n
+}
+
+// freebsdIfName is the FreeBSD name of a Linux interface.
+func freebsdIfName(n string) string {
+	if n == "lo" {
+		return "lo0"
+	}
+	return n
 }
 
 func removeString(list []string, s string) []string {
@@ -302,7 +320,7 @@ func printIfFamily(i net.Interface, family string) {
 	if i.Flags&net.FlagMulticast != 0 {
 		flags = append(flags, "MULTICAST")
 	}
-	fmt.Printf("%s: flags=%x<%s> metric 0 mtu %d\n", i.Name, uint(i.Flags), strings.Join(flags, ","), i.MTU)
+	fmt.Printf("%s: flags=%x<%s> metric 0 mtu %d\n", freebsdIfName(i.Name), uint(i.Flags), strings.Join(flags, ","), i.MTU)
 	s := loadIfState()
 	if d := s.Descr[i.Name]; d != "" {
 		fmt.Printf("\tdescription: %s\n", d)
