@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
@@ -417,9 +418,17 @@ func (c *Client) SetHosts(ctx context.Context, name string, hosts []Host) error 
 		}
 		args = append(args, "-H", h.Name+":"+h.IP)
 	}
+	// pot's set-hosts.sh writes a temp file of a fixed name
+	// (POT_TMP/pot-set-hosts: its mktemp suffix variable is never set), so
+	// two at once collide: one at a time.
+	setHostsMu.Lock()
+	defer setHostsMu.Unlock()
 	_, err := c.run(ctx, args...)
 	return err
 }
+
+// setHostsMu serializes pot set-hosts on this machine (see SetHosts).
+var setHostsMu sync.Mutex
 
 // SetAttribute sets a pot or jail attribute (`pot set-attribute -A ATTR -V VALUE`).
 func (c *Client) SetAttribute(ctx context.Context, name, attr, value string) error {

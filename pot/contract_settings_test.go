@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -157,6 +158,46 @@ func TestContractSetHosts(t *testing.T) {
 	err = e.c.SetHosts(e.ctx(), name, []Host{{"nl", "10.0.0.1\npot.attr.persistent=YES"}})
 	if !errors.Is(err, ErrNewline) {
 		t.Fatalf("set-hosts with a newline: %v, want ErrNewline", err)
+	}
+}
+
+// pot set-hosts makes its temp file under a fixed name (POT_TMP/
+// pot-set-hosts): while it exists set-hosts exits 1, so two at once
+// collide. The client runs them one at a time. Not parallel: on a real host
+// POT_TMP is shared with the other tests.
+func TestContractSetHostsTempFile(t *testing.T) {
+	e := newPotEnv(t)
+	names := make([]string, 6)
+	for i := range names {
+		names[i] = e.prepare(PrepareOptions{Argv: sh("exit 0")})
+	}
+	tmp := filepath.Join(filepath.Dir(e.mainPidFile(names[0])), "pot-set-hosts")
+	if err := os.WriteFile(tmp, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := e.rawPot("set-hosts", "-p", names[0], "-H", "db:10.0.0.1")
+	os.Remove(tmp)
+	if code != 1 {
+		t.Fatalf("set-hosts while %s exists: exit %d (%q), want 1", tmp, code, out)
+	}
+	// Many at once, as concurrent task starts do.
+	var wg sync.WaitGroup
+	errs := make([]error, len(names)*3)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = e.c.SetHosts(e.ctx(), names[i%len(names)], []Host{{fmt.Sprintf("h%d", i%len(names)), "10.0.0.1"}})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent set-hosts %d: %v", i, err)
+		}
+	}
+	if _, err := os.Stat(tmp); err == nil {
+		t.Fatalf("set-hosts left %s behind", tmp)
 	}
 }
 

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -106,6 +109,17 @@ const setHostsHelp = `pot set-hosts [-hv] -p pot -H hostname:IP
 func cmdSetHosts(args []string) int {
 	pname := ""
 	var entries []string
+	// pot's set-hosts.sh makes its temp file with mktemp and a suffix
+	// variable that is never set (POT_MKTMP_SUFFIX): a fixed name, so two
+	// set-hosts at once collide and the second exits 1.
+	tmp := filepath.Join(tmpDir(), "pot-set-hosts")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mktemp: mkstemp failed on %s: File exists\n", tmp)
+		return 1
+	}
+	f.Close()
+	defer os.Remove(tmp)
 	opts, _ := getopts(args, "hvp:H:")
 	for _, o := range opts {
 		switch o.c {
