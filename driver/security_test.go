@@ -428,7 +428,9 @@ func hangingPot(t *testing.T, after bool, subcommands ...string) string {
 func TestPotHanging(t *testing.T) {
 	env := newTestEnv(t)
 	hangCfg := func(bin string) *hclspec.PluginConfig {
-		return &hclspec.PluginConfig{PotBin: bin, PotCallTimeout: "1s", PotPrepareTimeout: "2s"}
+		// prepare with an import takes 1.2–2.3 s on pot's own scripts:
+		// the cases that hang after a real prepare must not cut it short.
+		return &hclspec.PluginConfig{PotBin: bin, PotCallTimeout: "1s", PotPrepareTimeout: "6s"}
 	}
 	bounded := func(what string, took, limit time.Duration) {
 		t.Helper()
@@ -445,9 +447,9 @@ func TestPotHanging(t *testing.T) {
 	}{
 		{"set-env", false, "no answer within 1s", 15 * time.Second},
 		{"mount-in", false, "no answer within 1s", 15 * time.Second},
-		{"prepare", false, "no answer within 2s", 15 * time.Second},
+		{"prepare", false, "no answer within 6s", 20 * time.Second},
 		// prepare made the pot, then hung: the pot is removed.
-		{"prepare", true, "no answer within 2s", 15 * time.Second},
+		{"prepare", true, "no answer within 6s", 20 * time.Second},
 		{"set-attribute", true, "no answer within 1s", 15 * time.Second},
 	} {
 		_, h := env.newDriverWith(hangCfg(hangingPot(t, c.after, c.sub)))
