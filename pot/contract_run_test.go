@@ -308,6 +308,10 @@ func TestContractKill(t *testing.T) {
 	r := e.start(name)
 	r.waitJailFile("ready")
 	r.waitMainPid()
+	// Killed once pot has marked the pot started (a start killed before
+	// that is TestContractStuckStarting): pot writes the pid file first
+	// and the status after it, with another process (lockf pot set-status).
+	r.waitStatus("started")
 	// Nobody removes the main pid file of a pot start that was killed.
 	t.Cleanup(func() { os.Remove(e.mainPidFile(name)) })
 	if err := r.p.Kill(); err != nil {

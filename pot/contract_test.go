@@ -315,6 +315,30 @@ func (r *run) waitMainPid() string {
 	}
 }
 
+// waitStatus waits until pot's status file (POT_TMP/pot_status_NAME, its
+// last pot.status= line, "STATUS,INTERFACES") says status.
+func (r *run) waitStatus(status string) {
+	r.e.t.Helper()
+	file := filepath.Join(filepath.Dir(r.e.mainPidFile(r.name)), "pot_status_"+r.name)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		data, _ := os.ReadFile(file)
+		last := ""
+		for _, l := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(l, "pot.status="); ok {
+				last, _, _ = strings.Cut(v, ",")
+			}
+		}
+		if last == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.e.t.Fatalf("pot %s: status %q, want %q\n%s", r.name, last, status, r.output())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // potsimCalls counts the calls of a pot subcommand so far (potsim only).
 func (e *potEnv) potsimCalls(sub string) int {
 	data, _ := os.ReadFile(e.calls)
