@@ -1,0 +1,793 @@
+package main
+
+// The send stream (this emulation's own format, byte-exact through pipes,
+// files and xz):
+//
+//	"FBSDEMU-ZFS-STREAM 1\n"
+//	uint32 big-endian length, then that many bytes of JSON (zfsStreamHeader)
+//	then, for each dataset of the header in order and each of its
+//	snapshots in order, a payload: a PAX tar of the snapshot's files, cut
+//	in chunks (uint32 big-endian length, then the bytes), ended by a chunk
+//	of length 0.
+
+import (
+	"archive/tar"
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+const zfsStreamMagic = "FBSDEMU-ZFS-STREAM 1\n"
+
+type zfsStreamHeader struct {
+	Source    string        `json:"source"` // the sent filesystem
+	Snap      string        `json:"snap"`
+	Recursive bool          `json:"recursive"`
+	Datasets  []zfsStreamFS `json:"datasets"`
+	Created   int64         `json:"created"`
+}
+
+type zfsStreamFS struct {
+	Rel       string            `json:"rel"` // "" for Source, else the path below it
+	Props     map[string]string `json:"props,omitempty"`
+	Snapshots []zfsStreamSnap   `json:"snapshots"`
+}
+
+type zfsStreamSnap struct {
+	Name     string            `json:"name"`
+	Creation int64             `json:"creation"`
+	GUID     uint64            `json:"guid"`
+	Props    map[string]string `json:"props,omitempty"`
+}
+
+// chunked framing of a payload.
+type zfsChunkWriter struct{ w io.Writer }
+
+func (cw zfsChunkWriter) Write(p []byte) (int, error) {
+	n := 0
+	for len(p) > 0 {
+		k := len(p)
+		if k > 1<<20 {
+			k = 1 << 20
+		}
+		var l [4]byte
+		binary.BigEndian.PutUint32(l[:], uint32(k))
+		if _, err := cw.w.Write(l[:]); err != nil {
+			return n, err
+		}
+		if _, err := cw.w.Write(p[:k]); err != nil {
+			return n, err
+		}
+		n += k
+		p = p[k:]
+	}
+	return n, nil
+}
+
+func (cw zfsChunkWriter) end() error {
+	_, err := cw.w.Write([]byte{0, 0, 0, 0})
+	return err
+}
+
+type zfsChunkReader struct {
+	r    io.Reader
+	left uint32
+	done bool
+}
+
+func (cr *zfsChunkReader) Read(p []byte) (int, error) {
+	if cr.done {
+		return 0, io.EOF
+	}
+	if cr.left == 0 {
+		var l [4]byte
+		if _, err := io.ReadFull(cr.r, l[:]); err != nil {
+			return 0, io.ErrUnexpectedEOF
+		}
+		cr.left = binary.BigEndian.Uint32(l[:])
+		if cr.left == 0 {
+			cr.done = true
+			return 0, io.EOF
+		}
+	}
+	if uint32(len(p)) > cr.left {
+		p = p[:cr.left]
+	}
+	n, err := cr.r.Read(p)
+	cr.left -= uint32(n)
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+// zfsWriteTar writes the files of dir as a tar.
+func zfsWriteTar(dir string, w io.Writer) error {
+	tw := tar.NewWriter(w)
+	links := map[[2]uint64]string{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&os.ModeSocket != 0 {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		link := ""
+		if fi.Mode()&os.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		hdr, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return err
+		}
+		hdr.Name = "./" + filepath.ToSlash(rel)
+		if rel == "." {
+			hdr.Name = "./"
+		} else if fi.IsDir() {
+			hdr.Name += "/"
+		}
+		hdr.Uname, hdr.Gname = "", ""
+		hdr.Format = tar.FormatPAX
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.Mode().IsRegular() && uint64(st.Nlink) > 1 {
+			key := [2]uint64{uint64(st.Dev), uint64(st.Ino)}
+			if first, seen := links[key]; seen {
+				hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
+			} else {
+				links[key] = hdr.Name
+			}
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// zfsSafeJoin joins a tar name to dir, refusing to leave it.
+func zfsSafeJoin(dir, name string) (string, error) {
+	n := path.Clean("/" + name)
+	if strings.Contains(name, "..") {
+		for _, comp := range strings.Split(name, "/") {
+			if comp == ".." {
+				return "", fmt.Errorf("bad file name in stream: %q", name)
+			}
+		}
+	}
+	return filepath.Join(dir, filepath.FromSlash(n)), nil
+}
+
+func zfsApplyAttrs(p string, hdr *tar.Header, symlink bool) error {
+	if err := os.Lchown(p, hdr.Uid, hdr.Gid); err != nil {
+		return err
+	}
+	if !symlink {
+		if err := os.Chmod(p, hdr.FileInfo().Mode()&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky)); err != nil {
+			return err
+		}
+	}
+	at := hdr.AccessTime
+	if at.IsZero() {
+		at = hdr.ModTime
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(at.UnixNano()), unix.NsecToTimespec(hdr.ModTime.UnixNano())}
+	return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+// zfsExtractTar unpacks a tar made by zfsWriteTar into dir (existing).
+func zfsExtractTar(r io.Reader, dir string) error {
+	tr := tar.NewReader(r)
+	type dirAttr struct {
+		p   string
+		hdr *tar.Header
+	}
+	var dirs []dirAttr
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		target, err := zfsSafeJoin(dir, hdr.Name)
+		if err != nil {
+			return err
+		}
+		if target != dir {
+			if fi, err := os.Lstat(filepath.Dir(target)); err != nil || !fi.IsDir() {
+				return fmt.Errorf("bad file name in stream: %q", hdr.Name)
+			}
+		}
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			if target != dir {
+				if err := os.Mkdir(target, 0o700); err != nil && !os.IsExist(err) {
+					return err
+				}
+			}
+			dirs = append(dirs, dirAttr{target, hdr})
+			continue
+		case tar.TypeReg:
+			os.Remove(target)
+			f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(f, tr)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+			err = zfsApplyAttrs(target, hdr, false)
+		case tar.TypeSymlink:
+			os.Remove(target)
+			if err := os.Symlink(hdr.Linkname, target); err != nil {
+				return err
+			}
+			err = zfsApplyAttrs(target, hdr, true)
+		case tar.TypeLink:
+			src, err2 := zfsSafeJoin(dir, hdr.Linkname)
+			if err2 != nil {
+				return err2
+			}
+			os.Remove(target)
+			err = os.Link(src, target)
+		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
+			mode := uint32(unix.S_IFIFO)
+			if hdr.Typeflag == tar.TypeChar {
+				mode = unix.S_IFCHR
+			} else if hdr.Typeflag == tar.TypeBlock {
+				mode = unix.S_IFBLK
+			}
+			os.Remove(target)
+			if err := zfsMknod(target, mode|0o600, unix.Mkdev(uint32(hdr.Devmajor), uint32(hdr.Devminor))); err != nil {
+				return err
+			}
+			err = zfsApplyAttrs(target, hdr, false)
+		default:
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := zfsApplyAttrs(dirs[i].p, dirs[i].hdr, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// streamProps are the properties send -R carries: local and received.
+func (d *zfsDS) streamProps() map[string]string {
+	if len(d.Local)+len(d.Received) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for k, v := range d.Received {
+		out[k] = v
+	}
+	for k, v := range d.Local {
+		out[k] = v
+	}
+	return out
+}
+
+func (c *zc) send(args []string) int {
+	opts, ops, err := zfsGetopt(args, "DLPbcehnpsvwRX:I:i:t:")
+	if err != nil {
+		return c.badUsage("send", err)
+	}
+	var recursive, props, dry, verbose bool
+	for _, o := range opts {
+		switch o.c {
+		case 'R':
+			recursive = true
+		case 'p':
+			props = true
+		case 'n':
+			dry = true
+		case 'v', 'P':
+			verbose = true
+		case 'i', 'I':
+			c.errf("incremental streams (-%c) are not supported by this emulation", o.c)
+			return 1
+		case 't':
+			c.errf("resuming a stream (-t) is not supported by this emulation")
+			return 1
+		}
+	}
+	if len(ops) != 1 {
+		if len(ops) == 0 {
+			c.errf("missing snapshot argument")
+		} else {
+			c.errf("too many arguments")
+		}
+		return c.usage("send")
+	}
+	snap := ops[0]
+	if err := c.load(); err != nil {
+		return c.exitOf(err)
+	}
+	r := c.reg
+	if m := zfsCheckName(snap, true); m != "" {
+		c.errf("cannot open '%s': %s", snap, m)
+		return 1
+	}
+	top := r.Datasets[snap]
+	if top == nil {
+		c.errf("cannot open '%s': dataset does not exist", snap)
+		return 1
+	}
+	if top.Type != zfsTypeSnap {
+		c.errf("cannot send '%s': operation not applicable to datasets of this type", snap)
+		return 1
+	}
+	fs, sname, _ := strings.Cut(snap, "@")
+	h := zfsStreamHeader{Source: fs, Snap: sname, Recursive: recursive, Created: time.Now().Unix()}
+	var ids [][]string
+	addFS := func(n string) {
+		upto := r.Datasets[n+"@"+sname]
+		if upto == nil {
+			return
+		}
+		sfs := zfsStreamFS{Rel: strings.TrimPrefix(n[len(fs):], "/")}
+		if recursive || props {
+			sfs.Props = r.Datasets[n].streamProps()
+		}
+		var snaps []string
+		if recursive {
+			for _, s := range r.snapshots(n) {
+				if r.Datasets[s].TXG <= upto.TXG {
+					snaps = append(snaps, s)
+				}
+			}
+		} else {
+			snaps = []string{n + "@" + sname}
+		}
+		var sids []string
+		for _, s := range snaps {
+			sd := r.Datasets[s]
+			_, short, _ := strings.Cut(s, "@")
+			sfs.Snapshots = append(sfs.Snapshots, zfsStreamSnap{Name: short, Creation: sd.Creation, GUID: sd.GUID, Props: sd.Local})
+			sids = append(sids, sd.ID)
+		}
+		h.Datasets = append(h.Datasets, sfs)
+		ids = append(ids, sids)
+	}
+	if recursive {
+		for _, n := range r.below(fs) {
+			if r.Datasets[n].Type == zfsTypeFS {
+				addFS(n)
+			}
+		}
+	} else {
+		addFS(fs)
+	}
+	if verbose {
+		for i, d := range h.Datasets {
+			name := fs
+			if d.Rel != "" {
+				name += "/" + d.Rel
+			}
+			for j, s := range d.Snapshots {
+				var size uint64
+				if dir, err := zfsDataDir(ids[i][j]); err == nil {
+					size = zfsDu(dir)
+				}
+				fmt.Fprintf(c.stderr, "full send of %s@%s estimated size is %s\n", name, s.Name, zfsNicenum(size))
+			}
+		}
+	}
+	if dry {
+		return 0
+	}
+	hj, err := json.Marshal(h)
+	if err != nil {
+		return c.exitOf(err)
+	}
+	bw := bufio.NewWriterSize(c.stdout, 1<<20)
+	var l [4]byte
+	binary.BigEndian.PutUint32(l[:], uint32(len(hj)))
+	bw.WriteString(zfsStreamMagic)
+	bw.Write(l[:])
+	bw.Write(hj)
+	for _, sids := range ids {
+		for _, id := range sids {
+			dir, err := zfsDataDir(id)
+			if err != nil {
+				return c.exitOf(err)
+			}
+			if _, err := os.Stat(dir); err != nil {
+				c.errf("cannot send '%s': snapshot was destroyed while sending", snap)
+				return 1
+			}
+			cw := zfsChunkWriter{bw}
+			if err := zfsWriteTar(dir, cw); err != nil {
+				c.errf("cannot send '%s': %v", snap, err)
+				return 1
+			}
+			if err := cw.end(); err != nil {
+				c.errf("cannot send '%s': %v", snap, zfsErrno(err))
+				return 1
+			}
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		c.errf("cannot send '%s': %v", snap, zfsErrno(err))
+		return 1
+	}
+	return 0
+}
+
+// zfsReadHeader reads the magic and the header of a stream.
+func zfsReadHeader(r io.Reader) (*zfsStreamHeader, error) {
+	magic := make([]byte, len(zfsStreamMagic))
+	if _, err := io.ReadFull(r, magic); err != nil {
+		return nil, errors.New("failed to read from stream")
+	}
+	if string(magic) != zfsStreamMagic {
+		return nil, errors.New("invalid stream (bad magic number)")
+	}
+	var l [4]byte
+	if _, err := io.ReadFull(r, l[:]); err != nil {
+		return nil, errors.New("failed to read from stream")
+	}
+	n := binary.BigEndian.Uint32(l[:])
+	if n > 64<<20 {
+		return nil, errors.New("invalid stream (header too large)")
+	}
+	hj := make([]byte, n)
+	if _, err := io.ReadFull(r, hj); err != nil {
+		return nil, errors.New("failed to read from stream")
+	}
+	var h zfsStreamHeader
+	if err := json.Unmarshal(hj, &h); err != nil {
+		return nil, fmt.Errorf("invalid stream (bad header: %v)", err)
+	}
+	if len(h.Datasets) == 0 {
+		return nil, errors.New("invalid stream (no datasets)")
+	}
+	for _, d := range h.Datasets {
+		if len(d.Snapshots) == 0 {
+			return nil, errors.New("invalid stream (a dataset without snapshots)")
+		}
+	}
+	return &h, nil
+}
+
+func (c *zc) receive(args []string) int {
+	opts, ops, err := zfsGetopt(args, "vMnsFhuAdeo:x:")
+	if err != nil {
+		return c.badUsage("receive", err)
+	}
+	var force, nomount, dry, verbose, discard, lastOnly bool
+	exclude := map[string]bool{}
+	var setOpts []zfsOpt
+	origin := ""
+	for _, o := range opts {
+		switch o.c {
+		case 'F':
+			force = true
+		case 'u':
+			nomount = true
+		case 'n':
+			dry = true
+		case 'v':
+			verbose = true
+		case 'd':
+			discard = true
+		case 'e':
+			lastOnly = true
+		case 'A', 's':
+			c.errf("resumable receives (-%c) are not supported by this emulation", o.c)
+			return 1
+		case 'x':
+			n, ok := zfsPropName(o.arg)
+			if !ok {
+				c.errf("invalid property '%s'", o.arg)
+				return c.usage("receive")
+			}
+			exclude[n] = true
+		case 'o':
+			if v, ok := strings.CutPrefix(o.arg, "origin="); ok {
+				origin = v
+				continue
+			}
+			setOpts = append(setOpts, o)
+		}
+	}
+	if len(ops) != 1 {
+		if len(ops) == 0 {
+			c.errf("missing snapshot argument")
+		} else {
+			c.errf("too many arguments")
+		}
+		return c.usage("receive")
+	}
+	if discard && lastOnly {
+		c.errf("-d and -e cannot be used together")
+		return c.usage("receive")
+	}
+	target := ops[0]
+	setProps, msg := zfsParseProps(setOpts, zfsTypeFS)
+	if msg != "" {
+		c.errf("cannot receive: %s", msg)
+		return 1
+	}
+	if origin != "" {
+		if err := c.load(); err != nil {
+			return c.exitOf(err)
+		}
+		if od := c.reg.Datasets[origin]; od == nil || od.Type != zfsTypeSnap {
+			c.errf("cannot open '%s': dataset does not exist", origin)
+			return 1
+		}
+	}
+	in := bufio.NewReaderSize(c.stdin, 1<<20)
+	h, err := zfsReadHeader(in)
+	if err != nil {
+		c.errf("cannot receive: %v", err)
+		return 1
+	}
+	// The names the stream's datasets get.
+	topName, snapOverride := target, ""
+	if fs, s, ok := strings.Cut(target, "@"); ok {
+		if h.Recursive || discard || lastOnly {
+			c.errf("cannot receive: a snapshot name can only be given for a stream of one snapshot")
+			return 1
+		}
+		topName, snapOverride = fs, s
+	}
+	if discard {
+		if _, rest, ok := strings.Cut(h.Source, "/"); ok {
+			topName = target + "/" + rest
+		} else {
+			topName = target
+		}
+	} else if lastOnly {
+		topName = target + "/" + path.Base(h.Source)
+	}
+	if m := zfsCheckName(topName, false); m != "" {
+		c.errf("cannot receive: '%s': %s", topName, m)
+		return 1
+	}
+	names := make([]string, len(h.Datasets))
+	for i, d := range h.Datasets {
+		names[i] = topName
+		if d.Rel != "" {
+			names[i] += "/" + d.Rel
+		}
+	}
+	check := func(r *zfsReg) error {
+		if r.Pools[zfsPoolOf(topName)] == nil {
+			return c.fail("cannot receive new filesystem stream: no such pool '%s'", zfsPoolOf(topName))
+		}
+		if origin != "" {
+			if od := r.Datasets[origin]; od == nil || od.Type != zfsTypeSnap {
+				return c.fail("cannot open '%s': dataset does not exist", origin)
+			}
+		}
+		for _, n := range names {
+			if r.Datasets[n] != nil && !force {
+				c.errf("cannot receive new filesystem stream: destination '%s' exists", n)
+				c.errf("must specify -F to overwrite it")
+				return zfsExit(1)
+			}
+		}
+		if p := zfsParent(topName); p != "" && r.Datasets[p] == nil && !discard && !lastOnly {
+			return c.fail("cannot receive new filesystem stream: parent of '%s' does not exist", topName)
+		}
+		return nil
+	}
+	if err := withLock("zfs", func() error {
+		if err := c.load(); err != nil {
+			return err
+		}
+		return check(c.reg)
+	}); err != nil {
+		return c.exitOf(err)
+	}
+	// Unpack outside the lock: the stream may come slowly.
+	type staged struct {
+		fsID  string
+		snaps []string
+	}
+	stage := make([]staged, len(h.Datasets))
+	var dirs []string
+	cleanup := func() {
+		for _, d := range dirs {
+			zfsRemoveAll(d)
+		}
+	}
+	for i, d := range h.Datasets {
+		for j, s := range d.Snapshots {
+			cr := &zfsChunkReader{r: in}
+			if dry {
+				if _, err := io.Copy(io.Discard, cr); err != nil {
+					c.errf("cannot receive: failed to read from stream")
+					return 1
+				}
+				if verbose {
+					fmt.Fprintf(c.stdout, "would receive full stream of %s@%s into %s@%s\n", path.Join(h.Source, d.Rel), s.Name, names[i], s.Name)
+				}
+				continue
+			}
+			id := zfsNewID()
+			dir, err := zfsDataDir(id)
+			if err == nil {
+				dirs = append(dirs, dir)
+				err = os.MkdirAll(dir, 0o755)
+			}
+			if err == nil {
+				err = zfsExtractTar(cr, dir)
+			}
+			if err == nil {
+				_, err = io.Copy(io.Discard, cr)
+			}
+			if err != nil {
+				cleanup()
+				if errors.Is(err, io.ErrUnexpectedEOF) {
+					c.errf("cannot receive new filesystem stream: failed to read from stream")
+				} else {
+					c.errf("cannot receive new filesystem stream: %v", zfsErrno(err))
+				}
+				return 1
+			}
+			if verbose {
+				fmt.Fprintf(c.stdout, "receiving full stream of %s@%s into %s@%s\n", path.Join(h.Source, d.Rel), s.Name, names[i], s.Name)
+			}
+			stage[i].snaps = append(stage[i].snaps, id)
+			if j == len(d.Snapshots)-1 {
+				fid := zfsNewID()
+				fdir, err := zfsDataDir(fid)
+				if err == nil {
+					dirs = append(dirs, fdir)
+					err = zfsCopyTree(dir, fdir)
+				}
+				if err != nil {
+					cleanup()
+					c.errf("cannot receive new filesystem stream: %v", err)
+					return 1
+				}
+				stage[i].fsID = fid
+			}
+		}
+	}
+	if dry {
+		return 0
+	}
+	err = c.update(func(r *zfsReg) error {
+		if err := check(r); err != nil {
+			return err
+		}
+		if force {
+			set := map[string]bool{}
+			for _, n := range names {
+				if r.Datasets[n] != nil {
+					for _, b := range r.below(n) {
+						set[b] = true
+					}
+				}
+			}
+			if blocking := c.destroySet(set, false); len(blocking) > 0 {
+				c.errf("cannot receive new filesystem stream: destination has dependent clones")
+				for _, b := range blocking {
+					c.errf("%s", b)
+				}
+				return zfsExit(1)
+			}
+			if err := c.doDestroy(set, true); err != nil {
+				return err
+			}
+		}
+		if discard || lastOnly {
+			if err := c.makeParents(topName); err != nil {
+				return zfsSave(err)
+			}
+		}
+		var created []string
+		for i, d := range h.Datasets {
+			n := names[i]
+			if p := zfsParent(n); p != "" && r.Datasets[p] == nil {
+				return zfsSave(c.fail("cannot receive new filesystem stream: parent of '%s' does not exist", n))
+			}
+			recv := map[string]string{}
+			for k, v := range d.Props {
+				if exclude[k] {
+					continue
+				}
+				if _, over := setProps[k]; over {
+					continue
+				}
+				if _, ok := zfsPropName(k); !ok {
+					continue
+				}
+				recv[k] = v
+			}
+			fs := &zfsDS{ID: stage[i].fsID, Type: zfsTypeFS, Creation: time.Now().Unix(), GUID: zfsNewGUID()}
+			if len(recv) > 0 {
+				fs.Received = recv
+			}
+			if i == 0 {
+				if len(setProps) > 0 {
+					fs.Local = map[string]string{}
+					for k, v := range setProps {
+						fs.Local[k] = v
+					}
+				}
+				fs.Origin = origin
+			}
+			fs.TXG = r.nextTXG()
+			r.Datasets[n] = fs
+			for j, s := range d.Snapshots {
+				sname := s.Name
+				if snapOverride != "" && j == len(d.Snapshots)-1 {
+					sname = snapOverride
+				}
+				var props map[string]string
+				for k, v := range s.Props {
+					if zfsUserProp(k) && !exclude[k] {
+						if props == nil {
+							props = map[string]string{}
+						}
+						props[k] = v
+					}
+				}
+				r.Datasets[n+"@"+sname] = &zfsDS{ID: stage[i].snaps[j], Type: zfsTypeSnap, Local: props,
+					Creation: s.Creation, TXG: r.nextTXG(), GUID: s.GUID}
+			}
+			created = append(created, n)
+		}
+		dirs = nil
+		if nomount {
+			return nil
+		}
+		var failed error
+		for _, n := range c.byMountpoint(created) {
+			if err := c.mountNew(n); err != nil {
+				failed = err
+			}
+		}
+		return zfsSave(failed)
+	})
+	cleanup()
+	return c.exitOf(err)
+}
