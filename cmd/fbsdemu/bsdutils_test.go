@@ -23,6 +23,9 @@ func toolsDir(t *testing.T) (string, []string) {
 		t.Fatalf("fbsdemu install: %v\n%s", err, out)
 	}
 	state := filepath.Join(dir, "state")
+	if err := os.Mkdir(state, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	env := append(os.Environ(), "PATH="+filepath.Join(dir, "bin")+":"+os.Getenv("PATH"), stateEnv+"="+state, "TMPDIR="+dir)
 	return dir, env
 }
