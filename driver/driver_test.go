@@ -30,8 +30,14 @@ import (
 )
 
 // The driver tests run the real plugin through Nomad's gRPC harness against
-// potsim, the pot stand-in, built once for the package.
-var potsimBin string
+// potsim, the pot stand-in, built once for the package — or, with
+// POT_DRIVER_TEST_BIN, against that pot (pot's own scripts on the FreeBSD
+// emulation: make test-realpot), whose images are the exported image
+// POT_DRIVER_TEST_IMAGE (IMAGE_TAG.xz beside its .skein and .meta).
+var (
+	potsimBin string
+	onRealPot bool
+)
 
 func TestMain(m *testing.M) {
 	// Re-run as a task's web server (see webServerCmd): serve "hello" on
@@ -43,6 +49,10 @@ func TestMain(m *testing.M) {
 		}))
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
+	}
+	if bin := os.Getenv("POT_DRIVER_TEST_BIN"); bin != "" {
+		potsimBin, onRealPot = bin, true
+		os.Exit(m.Run())
 	}
 	dir, err := os.MkdirTemp("", "potsim-bin-")
 	if err != nil {
@@ -106,9 +116,21 @@ func newTestEnv(t *testing.T) *testEnv {
 	t.Setenv("POTSIM_NETWORK", network+"0.0/16")
 	image := testImageTar(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// pot fetches IMAGE_TAG.xz with the tag's dots kept. Other
-		// images named testImage-SOMETHING are the same file system.
-		if strings.HasPrefix(r.URL.Path, "/"+testImage) && strings.HasSuffix(r.URL.Path, "_"+testTag+".xz") {
+		// pot fetches IMAGE_TAG.xz with the tag's dots kept (real pot
+		// also its .skein and .meta). Other images named
+		// testImage-SOMETHING are the same file system.
+		if !strings.HasPrefix(r.URL.Path, "/"+testImage) {
+			http.NotFound(w, r)
+			return
+		}
+		if onRealPot {
+			for _, ext := range []string{".xz", ".xz.skein", ".xz.meta"} {
+				if strings.HasSuffix(r.URL.Path, "_"+testTag+ext) {
+					http.ServeFile(w, r, strings.TrimSuffix(os.Getenv("POT_DRIVER_TEST_IMAGE"), ".xz")+ext)
+					return
+				}
+			}
+		} else if strings.HasSuffix(r.URL.Path, "_"+testTag+".xz") {
 			_, _ = w.Write(image)
 			return
 		}

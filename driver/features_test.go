@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"fmt"
+	"github.com/hashicorp/nomad/helper/uuid"
 	"io"
 	"net"
 	"net/http"
@@ -128,10 +129,12 @@ func TestImportEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, tc := env.task("events", "true")
+	// An image no test imported before (pot's root may be shared).
+	tc.Pot = testImage + "-" + uuid.Generate()[:8]
 	start(t, h, cfg, tc)
 	select {
 	case ev := <-events:
-		if ev.TaskID != cfg.ID || !strings.Contains(ev.Message, "Importing image "+testImage) {
+		if ev.TaskID != cfg.ID || !strings.Contains(ev.Message, "Importing image "+tc.Pot) {
 			t.Fatalf("event: %+v", ev)
 		}
 	case <-time.After(10 * time.Second):
@@ -173,7 +176,17 @@ func TestBridgeNetworkAndPorts(t *testing.T) {
 
 // webServerCmd runs a one-shot-per-connection HTTP responder: the test
 // binary itself, re-run in the mode TestMain recognises.
-var webServerCmd = "'" + os.Args[0] + "' -test.run=^$ -webserver"
+var webServerCmd = "'" + jailTestBinary() + "' -test.run=^$ -webserver"
+
+// jailTestBinary is this test binary as a jail's program sees it: the
+// host's path on potsim (no chroot), the static copy in the image on pot's
+// scripts (POT_DRIVER_TEST_JAIL_HELPER).
+func jailTestBinary() string {
+	if p := os.Getenv("POT_DRIVER_TEST_JAIL_HELPER"); p != "" {
+		return p
+	}
+	return os.Args[0]
+}
 
 func freePort(t *testing.T) int {
 	t.Helper()

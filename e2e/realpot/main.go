@@ -24,8 +24,12 @@ import (
 	"time"
 )
 
-// jailHelper is where the image keeps the contract suite's test binary.
-const jailHelper = "/usr/local/bin/pot-contract-helper"
+// jailHelpers are the test binaries built for the image (package → file in
+// bin/), jailHelperPath where the image keeps them.
+var (
+	jailHelpers    = map[string]string{"pot": "realpot-jailhelper-pot.test", "driver": "realpot-jailhelper-driver.test"}
+	jailHelperPath = map[string]string{"pot": "/usr/local/bin/pot-contract-helper", "driver": "/usr/local/bin/pot-driver-helper"}
+)
 
 const (
 	// The emulated release and the image the tests prepare pots from.
@@ -107,12 +111,14 @@ func outsideMain(suites, run string, keep bool) int {
 			return fail("go build %s: %v", b[1], err)
 		}
 	}
-	// The jails' helper: the pot package's tests, static.
-	hc := exec.Command("go", "test", "-c", "-o", filepath.Join(bin, "realpot-jailhelper.test"), "./pot")
-	hc.Dir, hc.Stdout, hc.Stderr = root, os.Stdout, os.Stderr
-	hc.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if err := hc.Run(); err != nil {
-		return fail("go test -c ./pot (jail helper): %v", err)
+	// The jails' helpers: the pot and driver packages' tests, static.
+	for pkg, out := range jailHelpers {
+		hc := exec.Command("go", "test", "-c", "-ldflags=-s -w", "-o", filepath.Join(bin, out), "./"+pkg)
+		hc.Dir, hc.Stdout, hc.Stderr = root, os.Stdout, os.Stderr
+		hc.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if err := hc.Run(); err != nil {
+			return fail("go test -c ./%s (jail helper): %v", pkg, err)
+		}
 	}
 	for _, s := range strings.Split(suites, ",") {
 		su, ok := suiteByName[s]
@@ -181,7 +187,10 @@ func insideMain(suites, run string) int {
 		"POT_CONTRACT_IMAGE_URL=file://" + imageDir,
 		"POT_CONTRACT_IMAGE=" + image,
 		"POT_CONTRACT_TAG=" + imageTag,
-		"POT_CONTRACT_JAIL_HELPER=" + jailHelper,
+		"POT_CONTRACT_JAIL_HELPER=" + jailHelperPath["pot"],
+		"POT_DRIVER_TEST_JAIL_HELPER=" + jailHelperPath["driver"],
+		"POT_DRIVER_TEST_BIN=" + filepath.Join(scripts, "bin", "pot"),
+		"POT_DRIVER_TEST_IMAGE=" + filepath.Join(imageDir, image+"_"+imageTag+".xz"),
 	}
 	root, err := repoRoot()
 	if err != nil {
@@ -353,14 +362,16 @@ func releaseTarball() ([]byte, error) {
 			return nil, err
 		}
 	}
-	// The contract suite's own test binary (static), for the tasks that
-	// serve a port (POT_CONTRACT_JAIL_HELPER).
-	helper, err := os.ReadFile(filepath.Join(filepath.Dir(self), "realpot-jailhelper.test"))
-	if err != nil {
-		return nil, err
-	}
-	if err := file(strings.TrimPrefix(jailHelper, "/"), 0o755, helper); err != nil {
-		return nil, err
+	// The suites' own test binaries (static), for the tasks that serve a
+	// port (POT_CONTRACT_JAIL_HELPER, POT_DRIVER_TEST_JAIL_HELPER).
+	for pkg, out := range jailHelpers {
+		helper, err := os.ReadFile(filepath.Join(filepath.Dir(self), out))
+		if err != nil {
+			return nil, err
+		}
+		if err := file(strings.TrimPrefix(jailHelperPath[pkg], "/"), 0o755, helper); err != nil {
+			return nil, err
+		}
 	}
 	etc := map[string]string{
 		"etc/passwd":     "root:*:0:0:Charlie &:/root:/bin/sh\nnobody:*:65534:65534:Unprivileged user:/nonexistent:/usr/sbin/nologin\n",
