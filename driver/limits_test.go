@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/nomad/helper/uuid"
 	"github.com/hashicorp/nomad/nomad/structs"
 	"github.com/hashicorp/nomad/plugins/drivers"
 	dtestutil "github.com/hashicorp/nomad/plugins/drivers/testutils"
@@ -21,6 +22,7 @@ import (
 	"github.com/bsdpot/nomad-pot-driver/freebsd"
 	"github.com/bsdpot/nomad-pot-driver/hclspec"
 	"github.com/bsdpot/nomad-pot-driver/internal/recorder"
+	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
 // ---- pure decisions ----
@@ -250,6 +252,10 @@ type limitsEnv struct {
 	host   *fakeHost
 	log    string // the recorder's log
 	script string // the recorder's answers
+	// shared is a folder mounted into every task at its own path: the
+	// tasks write their marks into the log and wait for files there (on
+	// pot's scripts a jail sees nothing else of the host).
+	shared string
 	cfg    hclspec.PluginConfig
 }
 
@@ -266,17 +272,27 @@ func newLimitsEnv(t *testing.T) *limitsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	shared := t.TempDir()
 	e := &limitsEnv{
 		testEnv: env,
 		host:    newFakeHost(),
-		log:     filepath.Join(dir, "calls.jsonl"),
+		log:     filepath.Join(shared, "calls.jsonl"),
 		script:  filepath.Join(dir, "answers.json"),
-		cfg:     hclspec.PluginConfig{PotBin: potsimBin, RctlBin: tools["rctl"], CpusetBin: tools["cpuset"]},
+		shared:  shared,
+		cfg: hclspec.PluginConfig{PotBin: potsimBin, RctlBin: tools["rctl"], CpusetBin: tools["cpuset"],
+			HostPathAllow: []string{shared}},
 	}
 	t.Setenv(recorder.EnvLog, e.log)
 	t.Setenv(recorder.EnvScript, e.script)
 	e.answer()
 	return e
+}
+
+// task is testEnv.task with the shared folder mounted in.
+func (e *limitsEnv) task(name, script string) (*drivers.TaskConfig, *hclspec.TaskConfig) {
+	cfg, tc := e.testEnv.task(name, script)
+	tc.Mount = append(tc.Mount, e.shared+":"+e.shared)
+	return cfg, tc
 }
 
 // answer scripts the stand-ins' replies.
@@ -551,7 +567,7 @@ func TestOOMKilled(t *testing.T) {
 				fmt.Sprintf("<3>pid 1 (x), jid %d, uid 0, was killed: out of swap space\n", jid+1000)
 		}, 137, false},
 	} {
-		go1 := filepath.Join(t.TempDir(), "go")
+		go1 := filepath.Join(e.shared, "go-"+uuid.Generate()[:8])
 		cfg, tc := e.task("oom", `echo ready; while [ ! -e '`+go1+`' ]; do sleep 0.05; done; `+c.script)
 		withResources(cfg, 64, 0, 100, "")
 		e.host.set(func(f *fakeHost) { f.msgs = "" })
@@ -574,8 +590,8 @@ func TestOOMKilled(t *testing.T) {
 // process; when it is not, pot get-rss answers.
 func TestStatsFromTheKernel(t *testing.T) {
 	e := newLimitsEnv(t)
-	callLog := filepath.Join(t.TempDir(), "potsim-calls")
-	t.Setenv("POTSIM_CALL_LOG", callLog)
+	callLog := filepath.Join(t.TempDir(), "pot-calls")
+	e.cfg.PotBin = callLogger(t, e.cfg.PotBin, callLog)
 	e.host.set(func(f *fakeHost) {
 		f.usage = freebsd.Usage{"memoryuse": 42 << 20, "swapuse": 1 << 20, "pcpu": 50, "cputime": 3}
 		f.usageErr = nil
@@ -625,6 +641,18 @@ func TestStatsFromTheKernel(t *testing.T) {
 			t.Fatal("no fallback to pot get-rss")
 		}
 	}
+}
+
+// callLogger is a pot that writes each call's subcommand to log, then runs
+// pot (exec: the same process, as the driver expects of pot start).
+func callLogger(t *testing.T, potBin, log string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "pot")
+	script := "#!/bin/sh\necho \"$1\" >> " + pot.ShellQuoteWord(log) + "\nexec " + pot.ShellQuoteWord(potBin) + ` "$@"` + "\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }
 
 // TestRecoveredTaskRemovesItsRules: the rules are removed at destroy also
