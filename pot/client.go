@@ -252,10 +252,15 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 // (within ctx), then returns pot's refusal. A pot that does not run is
 // refused at once. Stop does not wait for the `pot start` process, which
 // may write last-run-stats after Stop returns: Process.Result has the code.
+// A pot another pot process is already stopping (pot start ending its
+// command's run) is waited for until its jail is gone.
 func (c *Client) Stop(ctx context.Context, name string) error {
 	deadline := time.Now().Add(StartingWait)
 	for {
 		_, err := c.run(ctx, "stop", "-p", name)
+		if isAlreadyStopping(err) {
+			return c.waitStopped(ctx, name, err)
+		}
 		if err == nil || !isRefusedStop(err) {
 			return err
 		}
@@ -266,6 +271,33 @@ func (c *Client) Stop(ctx context.Context, name string) error {
 		}
 		if time.Now().After(deadline) || !sleepCtx(ctx, startingRetry) {
 			return err
+		}
+	}
+}
+
+// alreadyStopping is pot stop's answer while another pot process (pot
+// start ending its non-persistent pot, or another stop) is stopping it.
+const alreadyStopping = "is already stopping"
+
+func isAlreadyStopping(err error) bool {
+	var pe *Error
+	return errors.As(err, &pe) && pe.ExitCode == 1 && strings.Contains(potErrorLines(pe.Stdout), alreadyStopping)
+}
+
+// waitStopped waits (within ctx) until the pot another process is
+// stopping no longer runs; refused is pot's answer, returned if it never
+// stops.
+func (c *Client) waitStopped(ctx context.Context, name string, refused error) error {
+	for {
+		running, err := c.IsRunning(ctx, name)
+		if err != nil {
+			return err
+		}
+		if !running {
+			return nil
+		}
+		if !sleepCtx(ctx, startingRetry) {
+			return refused
 		}
 	}
 }

@@ -748,6 +748,11 @@ func (c *zc) doDestroy(set map[string]bool, force bool) error {
 		fss = append(fss, n)
 	}
 	for _, n := range c.mountedIn(fss) {
+		// A forced (detaching) unmount of one may have taken another
+		// mounted below it along.
+		if force && !c.isMounted(n) {
+			continue
+		}
 		if err := c.unmountDS(n, force); err != nil {
 			c.errf("%v", err)
 			return zfsSave(zfsExit(1))
