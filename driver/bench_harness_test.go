@@ -115,6 +115,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		e.callLog = filepath.Join(root, "calls.log")
 		// potsim is started by the driver, which passes its environment on.
 		b.Setenv("POTSIM_ROOT", root)
+		potsimInit(b, root)
 		b.Setenv("POTSIM_CALL_LOG", e.callLog)
 		// Symbolic links rather than bind mounts: nothing of the benchmark
 		// reaches the host's mount table.

@@ -98,6 +98,9 @@ func newTestEnv(t *testing.T) *testEnv {
 	})
 	// potsim is started by the driver, which passes its own environment on.
 	t.Setenv("POTSIM_ROOT", root)
+	if !onRealPot {
+		potsimInit(t, root)
+	}
 	// The harness makes two folders per alloc dir with os.MkdirTemp and
 	// removes neither: keep them in a folder of the test's.
 	tmp, err := os.MkdirTemp("", "driver-test-tmp-")
@@ -162,6 +165,23 @@ func newTestEnv(t *testing.T) *testEnv {
 	return e
 }
 
+// potsimInit runs potsim's `pot init` on root, as an operator initialises
+// pot before anything else. Without POTSIM_CALL_LOG: call counts are the
+// driver's.
+func potsimInit(tb testing.TB, root string) {
+	tb.Helper()
+	cmd := exec.Command(potsimBin, "init")
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "POTSIM_ROOT=") && !strings.HasPrefix(kv, "POTSIM_CALL_LOG=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "POTSIM_ROOT="+root)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("potsim init (POTSIM_ROOT=%s): %v\n%s", root, err, out)
+	}
+}
+
 // testImageTar is the image's file system: a base system's folders (potsim
 // unpacks a tar where pot would receive a ZFS stream).
 func testImageTar(t *testing.T) []byte {
@@ -193,7 +213,9 @@ func (e *testEnv) taskPots() []string {
 	}
 	var out []string
 	for _, n := range names {
-		if !isTestImagePot(n) {
+		// Image pots and, on a real pot, pots of others (the contract
+		// suite's image) are not the tests' tasks.
+		if !isTestImagePot(n) && (!onRealPot || driverPotName.MatchString(n)) {
 			out = append(out, n)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/nomad/plugins/drivers"
 
 	"github.com/bsdpot/nomad-pot-driver/hclspec"
+	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
 func TestFingerprintHealth(t *testing.T) {
@@ -52,6 +53,47 @@ func TestFingerprintHealth(t *testing.T) {
 		if fp.Health != c.health || !strings.Contains(fp.HealthDescription, c.says) {
 			t.Errorf("%s: %s %q", filepath.Base(c.bin), fp.Health, fp.HealthDescription)
 		}
+	}
+}
+
+// TestFingerprintNotInitialised: a pot that answers version but was never
+// initialised (every other subcommand says to run `pot init`) makes the
+// driver unhealthy, saying so; after pot init it is healthy again.
+func TestFingerprintNotInitialised(t *testing.T) {
+	if onRealPot {
+		t.Skip("needs potsim: a fresh, uninitialised pot root")
+	}
+	env := newTestEnv(t)
+	dir := t.TempDir()
+	root := filepath.Join(dir, "root")
+	bin := filepath.Join(dir, "pot")
+	script := "#!/bin/sh\nPOTSIM_ROOT=" + pot.ShellQuoteWord(root) + "\nexport POTSIM_ROOT\nexec " + pot.ShellQuoteWord(potsimBin) + ` "$@"` + "\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	d, h := env.newDriverWith(&hclspec.PluginConfig{PotBin: bin})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := h.Fingerprint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case fp := <-ch:
+		if fp.Health != drivers.HealthStateUnhealthy || !strings.Contains(fp.HealthDescription, "run `pot init`") ||
+			!strings.Contains(fp.HealthDescription, "please run 'pot init'") {
+			t.Fatalf("uninitialised pot: %s %q", fp.Health, fp.HealthDescription)
+		}
+		if v, _ := fp.Attributes["driver.pot.version"].GetString(); v != "0.16.0" {
+			t.Errorf("driver.pot.version = %q", v)
+		}
+		t.Logf("uninitialised pot: %s %q", fp.Health, fp.HealthDescription)
+	case <-time.After(5 * time.Second):
+		t.Fatal("no fingerprint at once")
+	}
+	potsimInit(t, root)
+	if fp := d.fingerprint(context.Background()); fp.Health != drivers.HealthStateHealthy {
+		t.Fatalf("after pot init: %s %q", fp.Health, fp.HealthDescription)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/hashicorp/nomad/plugins/drivers"
 	pstructs "github.com/hashicorp/nomad/plugins/shared/structs"
@@ -14,11 +15,13 @@ import (
 )
 
 // hostFingerprint adds what the driver knows of the host to attrs and
-// decides health from pot's ZFS root: unhealthy, with the reason, when the
+// decides health from pot's ZFS root: unhealthy, with the reason, when pot
+// cannot say what it is (`pot config zfs_root` fails: a pot that was never
+// initialised says to run `pot init`, and so does the description), when the
 // dataset is missing or its pool is not ONLINE. Everything is read again on
 // every call (nothing cached), so a change shows in the next fingerprint.
 // Off FreeBSD (freebsd.ErrUnsupported) the host attributes are left out and
-// health is not affected.
+// only pot's own answer affects health.
 //
 //	driver.pot.freebsd_release      kern.osrelease
 //	driver.pot.racct                kern.racct.enable
@@ -32,32 +35,41 @@ import (
 func (d *Driver) hostFingerprint(ctx context.Context, client *pot.Client, attrs map[string]*pstructs.Attribute) (drivers.HealthState, string) {
 	host := d.hostProbe()
 	rel, err := host.Release()
-	if errors.Is(err, freebsd.ErrUnsupported) {
-		return drivers.HealthStateHealthy, drivers.DriverHealthy
-	}
-	if err == nil {
-		attrs["driver.pot.freebsd_release"] = pstructs.NewStringAttribute(rel)
-	}
-	if st, err := host.Racct(); st != freebsd.RacctUnsupported {
-		attrs["driver.pot.racct"] = pstructs.NewBoolAttribute(st == freebsd.RacctEnabled && err == nil)
-	}
-	if v, err := host.VNET(); err == nil {
-		attrs["driver.pot.vnet"] = pstructs.NewBoolAttribute(v)
-	}
-	if v, err := host.PF(ctx); err == nil {
-		attrs["driver.pot.pf"] = pstructs.NewBoolAttribute(v)
-	} else {
-		d.logger.Debug("fingerprint: pf state unknown", "error", err)
+	onFreeBSD := !errors.Is(err, freebsd.ErrUnsupported)
+	if onFreeBSD {
+		if err == nil {
+			attrs["driver.pot.freebsd_release"] = pstructs.NewStringAttribute(rel)
+		}
+		if st, err := host.Racct(); st != freebsd.RacctUnsupported {
+			attrs["driver.pot.racct"] = pstructs.NewBoolAttribute(st == freebsd.RacctEnabled && err == nil)
+		}
+		if v, err := host.VNET(); err == nil {
+			attrs["driver.pot.vnet"] = pstructs.NewBoolAttribute(v)
+		}
+		if v, err := host.PF(ctx); err == nil {
+			attrs["driver.pot.pf"] = pstructs.NewBoolAttribute(v)
+		} else {
+			d.logger.Debug("fingerprint: pf state unknown", "error", err)
+		}
 	}
 
+	// pot's own configuration, on every system: a pot that answers version
+	// but was never initialised fails everything else.
 	root, err := client.Config(ctx, "zfs_root")
 	if err != nil {
+		if potNotInitialised(err) {
+			return drivers.HealthStateUnhealthy, fmt.Sprintf("pot is not initialised: run `pot init` on this host (pot config zfs_root: %v)", err)
+		}
 		return drivers.HealthStateUnhealthy, fmt.Sprintf("pot config zfs_root failed: %v", err)
 	}
 	if root == "" {
 		return drivers.HealthStateUnhealthy, "pot has no zfs_root configured (pot config zfs_root is empty)"
 	}
 	attrs["driver.pot.zfs_root"] = pstructs.NewStringAttribute(root)
+	if !onFreeBSD {
+		return drivers.HealthStateHealthy, drivers.DriverHealthy
+	}
+
 	r, zerr := host.ZFS(ctx, root)
 	if errors.Is(zerr, freebsd.ErrUnsupported) {
 		return drivers.HealthStateHealthy, drivers.DriverHealthy
@@ -77,6 +89,15 @@ func (d *Driver) hostFingerprint(ctx context.Context, client *pot.Client, attrs 
 		return drivers.HealthStateUnhealthy, why
 	}
 	return drivers.HealthStateHealthy, drivers.DriverHealthy
+}
+
+// potNotInitialised tells pot's refusal to run before `pot init` from
+// other failures: pot-cmd's "POT_FS_ROOT does not exist, please run 'pot
+// init'" (every subcommand but version and init) and _is_init's "Your
+// system is not initialized, please run pot init".
+func potNotInitialised(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "please run 'pot init'") || strings.Contains(msg, "please run pot init")
 }
 
 func clampInt64(v uint64) int64 {

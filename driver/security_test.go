@@ -742,6 +742,26 @@ func TestImageCachePrune(t *testing.T) {
 	if got := strings.Join(have(), " "); got != "d manual" {
 		t.Fatalf("after the task ended: %s", got)
 	}
+	// pot itself refuses to destroy an image with a clone (ZFS keeps a
+	// dataset with dependent clones): should the driver try, the image is
+	// kept and the failure logged.
+	if d.pruneImage(ctx, imageOf(testImage+"-d")) {
+		t.Fatal("pruneImage of an image a pot is cloned from reported success")
+	}
+	if got := strings.Join(have(), " "); got != "d manual" {
+		t.Fatalf("after pruning an image with a clone: %s", got)
+	}
+	if !strings.Contains(logs.String(), "image cache: destroying an unused image failed: image="+imageOf(testImage+"-d")) {
+		t.Errorf("no log line for the failed destroy of image d")
+	}
+	// Once the foreign clone is gone, the next pass removes d.
+	if err := env.client.Destroy(ctx, "foreign_clone", true); err != nil {
+		t.Fatal(err)
+	}
+	d.janitorPass(time.Now().Add(2 * time.Hour))
+	if got := strings.Join(have(), " "); got != "manual" {
+		t.Fatalf("after the foreign clone was destroyed: %s", got)
+	}
 
 	// A start re-importing a pruned image marks it again.
 	cfg, tc = env.task("img-a-again", "true")

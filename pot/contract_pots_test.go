@@ -2,6 +2,7 @@ package pot
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -305,6 +306,75 @@ func TestContractDestroy(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(e.fsRoot(), "jails", name)); !os.IsNotExist(err) {
 		t.Fatalf("the destroyed pot's folder is still there: %v", err)
+	}
+}
+
+// pot needs `pot init`: before it, every subcommand but version and init
+// exits 1 with pot-cmd's "... does not exist, please run 'pot init'"; after
+// it ls -q works (an empty list). potsim only: it needs a root that pot init
+// has not made, which a real host (initialised by its operator) is not.
+func TestContractInitRequired(t *testing.T) {
+	t.Parallel()
+	e := newUninitEnv(t)
+	if !e.tg.potsim {
+		t.Log("real pot: its host is initialised already; a fresh uninitialised root needs potsim")
+		return
+	}
+	_, err := e.c.List(e.ctx())
+	wantPotError(t, "ls -q before pot init", err, 1, e.root+" does not exist, please run 'pot init'")
+	if v, err := e.c.Version(e.ctx()); err != nil || v == "" {
+		t.Fatalf("version before pot init: %q, %v", v, err)
+	}
+	e.potInit()
+	pots, err := e.c.List(e.ctx())
+	if err != nil || len(pots) != 0 {
+		t.Fatalf("ls -q after pot init: %q, %v", pots, err)
+	}
+	e.potInit() // a second init is fine, as pot's
+	if _, err := e.c.List(e.ctx()); err != nil {
+		t.Fatalf("ls -q after a second pot init: %v", err)
+	}
+}
+
+// The image pot IMAGE_TAG a pot was cloned from cannot be destroyed (ZFS
+// keeps a dataset with dependent clones): destroy, with or without -F, exits
+// 1 with pot's message, and both pots stay, the clone still runs. Once the
+// clone is destroyed the image pot destroys too (potsim only: on a real host
+// the image pot is the host's image cache, which other pots may be cloned
+// from).
+func TestContractDestroyImageWithClone(t *testing.T) {
+	t.Parallel()
+	e := newPotEnv(t)
+	name := e.prepare(PrepareOptions{Argv: sh("echo ran > ran")})
+	img := ImageName(e.image, e.tag)
+	for _, force := range []bool{false, true} {
+		err := e.c.Destroy(e.ctx(), img, force)
+		wantPotError(t, fmt.Sprintf("destroy (force %v) of the image pot %s with a clone", force, img), err, 1,
+			"zfs failed to destroy the dataset", img+" destruction failed")
+	}
+	pots, err := e.c.List(e.ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(pots, img) || !slices.Contains(pots, name) {
+		t.Fatalf("ls -q = %q after the failed destroy, want both %s and %s", pots, img, name)
+	}
+	e.start(name).waitCode(0)
+	if got := e.readJail(name, "ran"); got != "ran\n" {
+		t.Fatalf("the clone's run wrote %q", got)
+	}
+	if !e.tg.potsim {
+		t.Logf("real pot: the image pot %s is the host's image cache and is left in place", img)
+		return
+	}
+	if err := e.c.Destroy(e.ctx(), name, false); err != nil {
+		t.Fatalf("destroy of the clone: %v", err)
+	}
+	if err := e.c.Destroy(e.ctx(), img, false); err != nil {
+		t.Fatalf("destroy of the image pot without clones: %v", err)
+	}
+	if pots, err := e.c.List(e.ctx()); err != nil || len(pots) != 0 {
+		t.Fatalf("ls -q = %q, %v after destroying both", pots, err)
 	}
 }
 

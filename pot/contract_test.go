@@ -178,8 +178,34 @@ const (
 )
 
 // newBareEnv is a client of the target that may not prepare pots (a real
-// host without the image variables is enough).
+// host without the image variables is enough). On potsim its root has been
+// through `pot init`, as a real host's has.
 func newBareEnv(t *testing.T) *potEnv {
+	t.Helper()
+	e := newUninitEnv(t)
+	if e.tg.potsim {
+		// The operator's `pot init`, once per root (a real host's pot is
+		// initialised already).
+		e.potInit()
+	}
+	return e
+}
+
+// potInit runs `pot init` (potsim only: on a real host it is the
+// operator's, and changes the host's configuration).
+func (e *potEnv) potInit() {
+	e.t.Helper()
+	if !e.tg.potsim {
+		e.t.Fatal("pot init is run on potsim only")
+	}
+	if out, err := exec.Command(e.c.Bin, "init").CombinedOutput(); err != nil {
+		e.t.Fatalf("pot init: %v\n%s", err, out)
+	}
+}
+
+// newUninitEnv is newBareEnv without `pot init`: on potsim a fresh root that
+// pot init has not made yet.
+func newUninitEnv(t *testing.T) *potEnv {
 	t.Helper()
 	tg := getTarget(t)
 	e := &potEnv{t: t, tg: tg, dir: t.TempDir()}

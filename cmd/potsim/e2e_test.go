@@ -51,6 +51,18 @@ func newPotsimEnv(t *testing.T) *potsimEnv {
 		t.Skip("needs /proc")
 	}
 	d := t.TempDir()
+	e := &potsimEnv{t: t, root: filepath.Join(d, "root"), log: filepath.Join(d, "calls")}
+	// As an operator does before anything else.
+	e.must("init")
+	return e
+}
+
+// newUninitEnv is a potsim whose root was never initialised.
+func newUninitEnv(t *testing.T) *potsimEnv {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("needs /proc")
+	}
+	d := t.TempDir()
 	return &potsimEnv{t: t, root: filepath.Join(d, "root"), log: filepath.Join(d, "calls")}
 }
 

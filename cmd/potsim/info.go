@@ -531,15 +531,22 @@ func cmdPs(args []string) int {
 
 // --- init
 
-const initHelp = `pot init [-h][-v][-f pf_file]
-  -f pf_file : write pot anchors to this file (empty to skip)
+const initHelp = `pot init [-hmsv] [-p pf_file]
   -h print this help
+  -m minimal modifications (alias for ` + "`-sp ''`" + `)
+  -p pf_file : write pot anchors to this file (empty to skip),
+               defaults to result of ` + "`sysrc -n pf_rules`" + `
+  -f pf_file : alias for -p pf_file (deprecated)
+  -s do not alter syslogd config
   -v verbose
 `
 
-// cmdInit only makes sure the folders exist (setupRoot did it).
+// cmdInit is init.sh: it makes the root and the folders potsim keeps below
+// it (pot: the ZFS datasets bases, jails, fscomp, cache and the bridges
+// folder). Run again, it says the root is already present and succeeds.
+// pf, syslogd and rc.conf are left alone (not emulated).
 func cmdInit(args []string) int {
-	opts, _ := getopts(args, "hvf:s")
+	opts, _ := getopts(args, "hmsvf:p:")
 	for _, o := range opts {
 		switch o.c {
 		case 'h':
@@ -547,11 +554,21 @@ func cmdInit(args []string) int {
 			return 0
 		case 'v':
 			verbosity++
-		case 'f', 's':
+		case 'f', 'p', 'm', 's':
 		default:
 			printHelp(initHelp)
 			return 1
 		}
+	}
+	if initialised() {
+		infof("%s already present", zfsRoot)
+	} else {
+		debugf("creating %s file system (mountpoint %s", zfsRoot, root)
+	}
+	if err := initRoot(); err != nil {
+		errorf("Not able to create the dir %s", root)
+		stderrf("mkdir: %v\n", err)
+		return 1
 	}
 	return 0
 }

@@ -166,6 +166,11 @@ func run(args []string) (code int) {
 	}
 	if name == "help" {
 		if len(rest) > 0 {
+			// bin/pot runs `pot-cmd help CMD`, which needs pot init.
+			if err := setupRoot(name); err != nil {
+				fmt.Fprintf(os.Stderr, "###>  %v\n", err)
+				return 1
+			}
 			return cmdHelp(rest[0])
 		}
 		printHelp(usageText)

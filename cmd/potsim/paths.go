@@ -48,8 +48,13 @@ const (
 // root is POT_FS_ROOT: $POTSIM_ROOT, default /var/lib/potsim.
 var root string
 
-// setupRoot finds the state root and creates its folders: potsim is always
-// "initialized" (pot needs `pot init` first).
+// setupRoot finds the state root, POT_FS_ROOT. As pot's pot-cmd, every
+// subcommand but init and version refuses to run before `pot init`: pot
+// checks that POT_FS_ROOT is a folder it can read. potsim counts a root as
+// initialised when its jails/ folder (pot's jails dataset) exists too, so
+// that an empty folder (a test's temporary directory) needs `pot init` as
+// well. The folders under tmp/, cache/ and bridges/ are made again when
+// missing, as pot makes POT_TMP.
 func setupRoot(cmd string) error {
 	r := os.Getenv("POTSIM_ROOT")
 	if r == "" {
@@ -60,9 +65,33 @@ func setupRoot(cmd string) error {
 		return fmt.Errorf("POTSIM_ROOT %q: %v", r, err)
 	}
 	root = filepath.Clean(abs)
+	if cmd == "init" || cmd == "version" {
+		return nil
+	}
+	if !initialised() {
+		return fmt.Errorf("%s does not exist, please run 'pot init'", root)
+	}
+	if !isReadable(root) {
+		return fmt.Errorf("Current user has no read access to %s", root)
+	}
+	for _, d := range []string{tmpDir(), cacheDir(), bridgesDir()} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("cannot create %s: %v", d, err)
+		}
+	}
+	return nil
+}
+
+// initialised reports whether `pot init` made the root: the root and its
+// jails/ folder exist.
+func initialised() bool { return isDir(root) && isDir(jailsDir()) }
+
+// initRoot is what `pot init` makes: the root and every folder potsim uses
+// below it. A second init finds them and changes nothing.
+func initRoot() error {
 	for _, d := range []string{root, jailsDir(), tmpDir(), cacheDir(), bridgesDir()} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return fmt.Errorf("%s does not exist, please run 'pot init' (%v)", root, err)
+			return err
 		}
 	}
 	return nil
@@ -79,6 +108,10 @@ func fscompFile(name string) string {
 	return filepath.Join(confDir(name), "fscomp.conf")
 }
 func mDir(name string) string { return filepath.Join(jailDir(name), "m") }
+
+// originFile records the pot a clone was made from (ZFS's origin of
+// NAME/m, which pot.conf does not keep).
+func originFile(name string) string { return filepath.Join(confDir(name), ".potsim_origin") }
 func lastRunStatsFile(name string) string {
 	return filepath.Join(confDir(name), ".last_run_stats")
 }

@@ -671,7 +671,7 @@ func clonePot(pname, potbase, ntype, ip, bridge, stack, dns string) error {
 	}
 	// potsim's record of what ZFS keeps as the origin of NAME/m (the
 	// snapshot of the base pot it was cloned from): not in pot.conf.
-	if err := os.WriteFile(filepath.Join(pdir, "conf", ".potsim_origin"), []byte(potbase+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(originFile(pname), []byte(potbase+"\n"), 0o644); err != nil {
 		return err
 	}
 	for _, f := range []string{"prestart.sh", "prestop.sh", "poststart.sh", "poststop.sh", "resolv.conf"} {

@@ -359,6 +359,18 @@ func potZfsDestroy(name string, force bool) bool {
 			exit(rc)
 		}
 	}
+	// zfs destroy -r keeps a dataset whose snapshot is the origin of a
+	// clone outside it (every pot cloned from this one): it names them
+	// and fails.
+	if clones := clonesOf(name); len(clones) > 0 {
+		stderrf("cannot destroy '%s/jails/%s': filesystem has dependent clones\n", zfsRoot, name)
+		stderrf("use '-R' to destroy the following datasets:\n")
+		for _, c := range clones {
+			stderrf("%s/jails/%s/m\n", zfsRoot, c)
+		}
+		errorf("zfs failed to destroy the dataset %s/jails/%s", zfsRoot, name)
+		return false
+	}
 	potUmount(name)
 	if !unmountAllUnder(jailDir(name)) {
 		errorf("zfs failed to destroy the dataset %s/jails/%s", zfsRoot, name)
@@ -369,6 +381,21 @@ func potZfsDestroy(name string, force bool) bool {
 		return false
 	}
 	return true
+}
+
+// clonesOf lists the pots cloned from name: those whose conf/.potsim_origin
+// (ZFS's origin of their m dataset) names it.
+func clonesOf(name string) []string {
+	var out []string
+	for _, p := range potList() {
+		if p == name {
+			continue
+		}
+		if b, err := os.ReadFile(originFile(p)); err == nil && strings.TrimSpace(string(b)) == name {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // --- prune

@@ -188,6 +188,14 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err := build(ctx, opts.RepoRoot, builds); err != nil {
 		return nil, err
 	}
+	if opts.Potsim {
+		// As an operator does before anything else: pot refuses every
+		// other subcommand before `pot init`.
+		c.logf("pot init (potsim root %s)", c.PotsimRoot)
+		if _, err := c.Pot("init"); err != nil {
+			return nil, err
+		}
+	}
 	var limitTools map[string]string
 	if opts.Recorder {
 		// The stand-in tells the tools apart by the name it runs as.
@@ -593,14 +601,13 @@ func (c *Cluster) Stop() error {
 	}
 	if c.PotsimRoot != "" {
 		if names, err := c.Pots(); err == nil {
-			for _, n := range names {
+			errs = append(errs, destroyPots(names, func(n string) error {
 				if IsTaskPot(n) {
 					c.logf("destroying pot %s, left behind", n)
 				}
-				if _, err := c.Pot("destroy", "-F", "-p", n); err != nil {
-					errs = append(errs, err)
-				}
-			}
+				_, err := c.Pot("destroy", "-F", "-p", n)
+				return err
+			})...)
 		}
 	}
 	c.mu.Lock()
@@ -642,6 +649,36 @@ var taskPot = regexp.MustCompile(`_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 // pot prepare imports and keeps).
 func IsTaskPot(name string) bool { return taskPot.MatchString(name) }
 
+// destroyPots destroys every pot of names: task pots (clones) first, then
+// image pots, which pot cannot destroy while a pot cloned from them exists;
+// a pot whose destroy failed is tried once more after the others (it may
+// have been the origin of one of them). The errors of that second try.
+func destroyPots(names []string, destroy func(string) error) []error {
+	var order, failed []string
+	for _, n := range names {
+		if IsTaskPot(n) {
+			order = append(order, n)
+		}
+	}
+	for _, n := range names {
+		if !IsTaskPot(n) {
+			order = append(order, n)
+		}
+	}
+	for _, n := range order {
+		if destroy(n) != nil {
+			failed = append(failed, n)
+		}
+	}
+	var errs []error
+	for _, n := range failed {
+		if err := destroy(n); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
 // cleanRunDir kills what is left running from the run folder (jail
 // processes, a plugin), unmounts what is mounted below it and removes it
 // (unless keep). A folder with a mount left is not removed: removing it
@@ -674,9 +711,10 @@ func reapStale(logf func(string, ...any)) {
 			if _, err := os.Stat(potsim); err == nil {
 				env := cleanEnv("POTSIM_ROOT=" + root)
 				if out, err := run(env, time.Minute, potsim, "ls", "-q"); err == nil {
-					for _, n := range strings.Fields(out.Stdout) {
-						_, _ = run(env, time.Minute, potsim, "destroy", "-F", "-p", n)
-					}
+					_ = destroyPots(strings.Fields(out.Stdout), func(n string) error {
+						_, err := run(env, time.Minute, potsim, "destroy", "-F", "-p", n)
+						return err
+					})
 				}
 			}
 		}
