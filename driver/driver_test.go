@@ -117,6 +117,15 @@ func newTestEnv(t *testing.T) *testEnv {
 	// machine (benchmarks, e2e) never share an address with ours.
 	network := fmt.Sprintf("127.%d.", 200+rand.IntN(50))
 	t.Setenv("POTSIM_NETWORK", network+"0.0/16")
+	if onRealPot {
+		// The pot network is pot's own: the first half of its gateway.
+		gw, err := pot.New(potsimBin, nil).Config(context.Background(), "gateway")
+		if f := strings.Split(gw, "."); err != nil || len(f) != 4 {
+			t.Fatalf("pot config gateway: %q %v", gw, err)
+		} else {
+			network = f[0] + "." + f[1] + "."
+		}
+	}
 	image := testImageTar(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// pot fetches IMAGE_TAG.xz with the tag's dots kept (real pot
