@@ -106,9 +106,10 @@ func (d *Driver) stopJail(h *taskHandle) error {
 	h.stopRequested.Store(true)
 	ctx, cancel := context.WithTimeout(d.ctx, stopEscalation+time.Minute)
 	defer cancel()
-	// pot refuses to stop a pot whose start has not finished (it writes
-	// the status "started" half a second after the jail is up): retry
-	// for a little while before giving up.
+	// The pot client waits out pot start's starting window; what is left
+	// to retry here is a jail that is already gone while its pot start
+	// has not returned yet (pot stop refuses a pot that does not run):
+	// retry until it returns.
 	for attempt := 1; ; attempt++ {
 		err := d.potClient().Stop(ctx, h.potName)
 		if err == nil || h.exited() {
