@@ -22,7 +22,7 @@ func TestConsulRegistrationFollowsTheJail(t *testing.T) {
 		cfg, tc := env.task(name, "")
 		tc.NetworkMode = "public-bridge"
 		tc.PortMap = map[string]string{"http": "8080"}
-		tc.Args = []string{"-c", `exec ` + webServerCmd + ` "$_POT_IP" 8080`}
+		tc.Args = []string{"-c", webServerCmd(t, 8080)}
 		tc.Consul = &hclspec.ConsulTaskConfig{Name: "jailweb", Tags: []string{"pot"}, Port: "http"}
 		cfg.Resources.Ports = &structs.AllocatedPorts{{Label: "http", Value: freePort(t), HostIP: "127.0.0.1"}}
 		encode(t, cfg, tc)

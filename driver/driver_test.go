@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -34,24 +33,19 @@ import (
 // POT_DRIVER_TEST_BIN, against that pot (pot's own scripts on the FreeBSD
 // emulation: make test-realpot), whose images are the exported image
 // POT_DRIVER_TEST_IMAGE (IMAGE_TAG.xz beside its .skein and .meta).
+// Tasks that serve HTTP run e2e/webserver: built here for potsim (whose
+// jails see the host's files), POT_DRIVER_TEST_WEBSERVER in the image on
+// pot's scripts.
 var (
 	potsimBin string
 	onRealPot bool
+	webServer string
 )
 
 func TestMain(m *testing.M) {
-	// Re-run as a task's web server (see webServerCmd): serve "hello" on
-	// the address given.
-	if len(os.Args) == 5 && os.Args[2] == "-webserver" {
-		addr := net.JoinHostPort(os.Args[3], os.Args[4])
-		err := http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			fmt.Fprintln(w, "hello from", os.Getenv("_POT_NAME"))
-		}))
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
 	if bin := os.Getenv("POT_DRIVER_TEST_BIN"); bin != "" {
 		potsimBin, onRealPot = bin, true
+		webServer = os.Getenv("POT_DRIVER_TEST_WEBSERVER")
 		os.Exit(m.Run())
 	}
 	dir, err := os.MkdirTemp("", "potsim-bin-")
@@ -59,11 +53,15 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	potsimBin = filepath.Join(dir, "potsim")
-	build := exec.Command("go", "build", "-o", potsimBin, "../cmd/potsim")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "building potsim:", err)
-		os.Exit(2)
+	webServer = filepath.Join(dir, "webserver")
+	for out, pkg := range map[string]string{potsimBin: "../cmd/potsim", webServer: "../e2e/webserver"} {
+		build := exec.Command("go", "build", "-o", out, pkg)
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n", pkg, err)
+			os.RemoveAll(dir)
+			os.Exit(2)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
@@ -312,6 +310,16 @@ func allocDir(t *testing.T, h *dtestutil.DriverHarness, cfg *drivers.TaskConfig,
 	t.Helper()
 	cleanup := h.MkAllocDir(cfg, logs)
 	t.Cleanup(func() {
+		if logs && t.Failed() {
+			// What the task printed says why, often (a jail's program
+			// has no other way to tell).
+			for _, stream := range []string{"stdout", "stderr"} {
+				p := filepath.Join(cfg.AllocDir, "alloc", "logs", cfg.Name+"."+stream+".0")
+				if b, err := os.ReadFile(p); err == nil {
+					t.Logf("the task's %s:\n%s", stream, b)
+				}
+			}
+		}
 		for _, d := range testDrivers(t) {
 			if d.ctx.Err() != nil {
 				continue // shut down by the test (a plugin restart)

@@ -191,9 +191,7 @@ func TestBridgeNetworkAndPorts(t *testing.T) {
 	cfg, tc := env.task("web", "")
 	tc.NetworkMode = "public-bridge"
 	tc.PortMap = map[string]string{"http": "8080"}
-	// A tiny HTTP answer on the jail's own address, with the tools of a
-	// base system.
-	tc.Args = []string{"-c", `exec ` + webServerCmd + ` "$_POT_IP" 8080`}
+	tc.Args = []string{"-c", webServerCmd(t, 8080)}
 	cfg.Resources.Ports = &structs.AllocatedPorts{{Label: "http", Value: hostPort, HostIP: "127.0.0.1"}}
 	encode(t, cfg, tc)
 	allocDir(t, h, cfg, true)
@@ -216,18 +214,13 @@ func TestBridgeNetworkAndPorts(t *testing.T) {
 	}
 }
 
-// webServerCmd runs a one-shot-per-connection HTTP responder: the test
-// binary itself, re-run in the mode TestMain recognises.
-var webServerCmd = "'" + jailTestBinary() + "' -test.run=^$ -webserver"
-
-// jailTestBinary is this test binary as a jail's program sees it: the
-// host's path on potsim (no chroot), the static copy in the image on pot's
-// scripts (POT_DRIVER_TEST_JAIL_HELPER).
-func jailTestBinary() string {
-	if p := os.Getenv("POT_DRIVER_TEST_JAIL_HELPER"); p != "" {
-		return p
+// webServerCmd is the shell command of a task serving HTTP on its pot's
+// address ($_POT_IP, from pot's start script) at port: e2e/webserver.
+func webServerCmd(t *testing.T, port int) string {
+	if webServer == "" {
+		t.Skip("POT_DRIVER_TEST_WEBSERVER names no web server in the image")
 	}
-	return os.Args[0]
+	return fmt.Sprintf("exec '%s' -port %d", webServer, port)
 }
 
 func freePort(t *testing.T) int {

@@ -19,11 +19,17 @@ import (
 // startCluster starts Consul, Nomad with the pot driver on potsim, the image
 // server and haproxy (example-jobs/haproxy.cfg) for the test, and stops all
 // of it — every process by its pid — when the test ends, failed or not.
+//
+// With E2E_POT_BIN the driver calls that pot instead — pot's own scripts on
+// the FreeBSD emulation (make test-realpot), initialised, with the image
+// pot export made in E2E_IMAGE_DIR and e2e/webserver in it at
+// E2E_WEBSERVER.
 func startCluster(t *testing.T, opts ...func(*cluster.Options)) (*cluster.Cluster, string) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("the end-to-end suite runs potsim, on Linux")
 	}
+	realPot := os.Getenv("E2E_POT_BIN")
 	for tool, pkg := range map[string]string{"haproxy": "haproxy", "dig": "dnsutils", "curl": "curl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is not installed; the end-to-end tests need it (Debian: apt-get install %s; .ci/run installs it)", tool, pkg)
@@ -50,7 +56,10 @@ func startCluster(t *testing.T, opts ...func(*cluster.Options)) (*cluster.Cluste
 		Who:           "go test -tags e2e (" + t.Name() + ")",
 		RepoRoot:      root,
 		AgentsDir:     agents,
-		Potsim:        true,
+		Potsim:        realPot == "",
+		PotBin:        realPot,
+		ImageDir:      os.Getenv("E2E_IMAGE_DIR"),
+		Webserver:     os.Getenv("E2E_WEBSERVER"),
 		HaproxyConfig: filepath.Join(root, "example-jobs", "haproxy.cfg"),
 		Keep:          os.Getenv("E2E_KEEP") != "",
 		Logf:          t.Logf,

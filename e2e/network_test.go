@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"regexp"
 	"sort"
 	"strings"
@@ -121,9 +122,10 @@ func testJailService(t *testing.T, c *cluster.Cluster, root string) {
 	}
 	jails := jailsOf(t, c, job, allocs)
 	var jailAddrs, jailIPs, hostAddrs []string
+	network := potNetwork(t, c)
 	for _, j := range jails {
-		if !regexp.MustCompile(`^127\.192\.\d+\.\d+$`).MatchString(j.addr) {
-			t.Errorf("pot %s has address %q, want one of potsim's bridge (127.192.x.x)", j.pot, j.addr)
+		if !strings.HasPrefix(j.addr, network) || net.ParseIP(j.addr) == nil {
+			t.Errorf("pot %s has address %q, want one of the pot bridge's (%sx.x)", j.pot, j.addr, network)
 		}
 		jailAddrs = append(jailAddrs, j.jailAddr())
 		jailIPs = append(jailIPs, j.addr)
@@ -316,4 +318,16 @@ func allocIDs(allocs []alloc) []string {
 	}
 	sort.Strings(ids)
 	return ids
+}
+
+// potNetwork is the prefix of the pot bridge's addresses, "A.B.": the first
+// half of pot's gateway (potsim's 127.192.0.1, pot's 10.192.0.1 by default).
+func potNetwork(t *testing.T, c *cluster.Cluster) string {
+	t.Helper()
+	out, err := c.Pot("config", "-q", "-g", "gateway")
+	f := strings.Split(strings.TrimSpace(out.Stdout), ".")
+	if err != nil || len(f) != 4 {
+		t.Fatalf("pot config -q -g gateway: %q %v", out.Stdout, err)
+	}
+	return f[0] + "." + f[1] + "."
 }

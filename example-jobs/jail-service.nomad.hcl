@@ -42,7 +42,7 @@
 # server (e2e/webserver), overriding the variables, e.g.:
 #
 #   nomad job run -var image_url=http://127.0.0.1:PORT/images \
-#     -var image=potsim-base -var tag=1.0 -var command=/path/to/webserver \
+#     -var image=e2e-base -var tag=1.0 -var command=/path/to/webserver \
 #     -var 'args=["-port","8080"]' -var port=8080 jail-service.nomad.hcl
 
 variable "image_url" {

@@ -48,8 +48,19 @@ type Options struct {
 	AgentsDir string
 	// Potsim: run potsim (built from cmd/potsim) in place of pot, with a
 	// state root of its own in the run folder. Otherwise the driver calls
-	// the real pot at RealPot.
+	// the real pot: PotBin, RealPot when empty.
 	Potsim bool
+	// PotBin is the real pot to call (not Potsim): pot's own scripts on
+	// the FreeBSD emulation (make test-realpot) or RealPot when empty. It
+	// is initialised already, as an operator's pot is.
+	PotBin string
+	// ImageDir, with a real pot, is a folder of images `pot export` made
+	// (the e2e image, ImageName_ImageTag.xz and its .skein), served as
+	// the test images. Potsim's image is written by the cluster.
+	ImageDir string
+	// Webserver, with a real pot, is e2e/webserver as the jails see it
+	// (a path in the image); potsim's is built on the host.
+	Webserver string
 	// DefaultPorts: use Nomad's 4646, Consul's 8500 and 8600 and haproxy's
 	// 8080/8404 when they are free (the demo); otherwise, and always when
 	// false, free random loopback ports.
@@ -101,9 +112,10 @@ type Cluster struct {
 	// HostDir is a folder for host files jobs mount or copy in: the pot
 	// plugin's host_path_allow lists it (and nothing else).
 	HostDir string
-	// Webserver is the e2e/webserver executable (potsim only).
+	// Webserver is the e2e/webserver executable as a task's command sees
+	// it (potsim's on the host, or Options.Webserver).
 	Webserver string
-	// Images serves the test image (potsim only).
+	// Images serves the test image (potsim, or Options.ImageDir).
 	Images *ImageServer
 	// RecorderLog is where the rctl and cpuset stand-ins log their calls
 	// (Options.Recorder; read it with internal/recorder.Read).
@@ -134,8 +146,11 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		c.opts.Logf = func(string, ...any) {}
 	}
 	if !opts.Potsim {
-		if _, err := os.Stat(RealPot); err != nil {
-			return nil, fmt.Errorf("pot is not installed at %s: %w", RealPot, err)
+		if opts.PotBin == "" {
+			c.opts.PotBin = RealPot
+		}
+		if _, err := os.Stat(c.opts.PotBin); err != nil {
+			return nil, fmt.Errorf("pot is not installed at %s: %w", c.opts.PotBin, err)
 		}
 	}
 	for _, name := range []string{"nomad", "consul"} {
@@ -172,7 +187,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	c.logf("building the driver%s", map[bool]string{true: ", potsim and the web server", false: ""}[opts.Potsim])
 	plugin := filepath.Join(c.Dir, "plugins", "pot") // the file name must be the plugin's label
 	builds := map[string]string{plugin: "."}
-	c.PotBin = RealPot
+	c.PotBin, c.Webserver = c.opts.PotBin, opts.Webserver
 	if opts.Potsim {
 		c.PotBin = filepath.Join(c.Dir, "bin", "potsim")
 		c.Webserver = filepath.Join(c.Dir, "bin", "webserver")
@@ -256,8 +271,12 @@ ports {
 	}
 
 	// Image server
-	if opts.Potsim {
-		c.Images, err = StartImageServer(filepath.Join(c.Dir, "images"))
+	if opts.Potsim || opts.ImageDir != "" {
+		if opts.Potsim {
+			c.Images, err = StartImageServer(filepath.Join(c.Dir, "images"))
+		} else {
+			c.Images, err = ServeImages(opts.ImageDir)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -599,7 +618,8 @@ func (c *Cluster) Stop() error {
 			}
 		}
 	}
-	if c.PotsimRoot != "" {
+	if c.PotsimRoot != "" || c.opts.ImageDir != "" {
+		// Potsim's, or a real pot's made for the tests (the emulation).
 		if names, err := c.Pots(); err == nil {
 			errs = append(errs, destroyPots(names, func(n string) error {
 				if IsTaskPot(n) {

@@ -16,10 +16,10 @@ import (
 // URL/IMAGE_TAG.xz. pot's images are ZFS streams; potsim takes a tar
 // archive of the root file system (gzip-compressed here) under that name.
 const (
-	ImageName = "potsim-base"
+	ImageName = "e2e-base"
 	ImageTag  = "1.0"
 	// ImageRelease is the content of etc/image-release in the image.
-	ImageRelease = "potsim-base 1.0 (the e2e test image)\n"
+	ImageRelease = "e2e-base 1.0 (the e2e test image)\n"
 )
 
 // ImageServer is a small HTTP server of pot images, as an operator would
@@ -44,6 +44,12 @@ func StartImageServer(dir string) (*ImageServer, error) {
 	if err := writeImage(filepath.Join(dir, ImageName+"_"+ImageTag+".xz")); err != nil {
 		return nil, err
 	}
+	return ServeImages(dir)
+}
+
+// ServeImages serves the images in dir (as pot export writes them) on a
+// free loopback port.
+func ServeImages(dir string) (*ImageServer, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -63,7 +69,7 @@ func StartImageServer(dir string) (*ImageServer, error) {
 	return s, nil
 }
 
-// Requests returns how often path (e.g. "/images/potsim-base_1.0.xz") was
+// Requests returns how often path (e.g. "/images/e2e-base_1.0.xz") was
 // asked for.
 func (s *ImageServer) Requests(path string) int {
 	s.mu.Lock()

@@ -13,6 +13,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"flag"
@@ -20,22 +21,32 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/bsdpot/nomad-pot-driver/e2e/cluster"
 )
 
-// jailHelpers are the test binaries built for the image (package → file in
-// bin/), jailHelperPath where the image keeps them.
-var (
-	jailHelpers    = map[string]string{"pot": "realpot-jailhelper-pot.test", "driver": "realpot-jailhelper-driver.test"}
-	jailHelperPath = map[string]string{"pot": "/usr/local/bin/pot-contract-helper", "driver": "/usr/local/bin/pot-driver-helper"}
-)
+// jailPrograms are what the image holds for the tests' tasks, each built
+// static into bin/ (file) and kept in the image at path: the contract
+// suite's test binary (its echo server behind exported ports) and
+// e2e/webserver (the driver and e2e suites' HTTP service).
+var jailPrograms = []struct {
+	file, path string
+	build      []string // go arguments, the output added
+}{
+	{"realpot-jailhelper-pot.test", "/usr/local/bin/pot-contract-helper", []string{"test", "-c", "-ldflags=-s -w", "./pot"}},
+	{"realpot-webserver", "/usr/local/bin/pot-webserver", []string{"build", "-ldflags=-s -w", "./e2e/webserver"}},
+}
 
 const (
-	// The emulated release and the image the tests prepare pots from.
+	// The emulated release and the image the tests prepare pots from:
+	// the e2e suite's, under its name (cluster.ImageName), which the
+	// other suites take from the environment.
 	release  = "14.3"
-	image    = "ctimg"
-	imageTag = "1.0"
+	image    = cluster.ImageName
+	imageTag = cluster.ImageTag
 )
 
 func main() {
@@ -111,14 +122,24 @@ func outsideMain(suites, run string, keep bool) int {
 			return fail("go build %s: %v", b[1], err)
 		}
 	}
-	// The jails' helpers: the pot and driver packages' tests, static.
-	for pkg, out := range jailHelpers {
-		hc := exec.Command("go", "test", "-c", "-ldflags=-s -w", "-o", filepath.Join(bin, out), "./"+pkg)
+	for _, jp := range jailPrograms {
+		args := append(append([]string{}, jp.build[:len(jp.build)-1]...), "-o", filepath.Join(bin, jp.file), jp.build[len(jp.build)-1])
+		hc := exec.Command("go", args...)
 		hc.Dir, hc.Stdout, hc.Stderr = root, os.Stdout, os.Stderr
 		hc.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if err := hc.Run(); err != nil {
-			return fail("go test -c ./%s (jail helper): %v", pkg, err)
+			return fail("go %s (for the image): %v", strings.Join(args, " "), err)
 		}
+	}
+	env := []string{"POT_SCRIPTS=" + scripts}
+	if slices.Contains(strings.Split(suites, ","), "e2e") {
+		// The emulated machine cannot build them (no network): built
+		// here once per machine, then taken from the cache.
+		agents, err := cluster.AgentsDir(context.Background(), root, os.Stderr, 30*time.Second)
+		if err != nil {
+			return fail("the e2e suite's agents: %v", err)
+		}
+		env = append(env, "NOMAD_POT_AGENTS_BIN="+agents)
 	}
 	for _, s := range strings.Split(suites, ",") {
 		su, ok := suiteByName[s]
@@ -140,7 +161,7 @@ func outsideMain(suites, run string, keep bool) int {
 	args = append(args, "--", self, "-inside", "-suites", suites, "-run", run)
 	c := exec.Command(emu, args...)
 	c.Dir, c.Stdin, c.Stdout, c.Stderr = root, os.Stdin, os.Stdout, os.Stderr
-	c.Env = append(os.Environ(), "POT_SCRIPTS="+scripts)
+	c.Env = append(os.Environ(), env...)
 	start := time.Now()
 	err = c.Run()
 	fmt.Printf("realpot: %s in %s\n", map[bool]string{true: "passed", false: "FAILED"}[err == nil], time.Since(start).Round(time.Second))
@@ -187,10 +208,13 @@ func insideMain(suites, run string) int {
 		"POT_CONTRACT_IMAGE_URL=file://" + imageDir,
 		"POT_CONTRACT_IMAGE=" + image,
 		"POT_CONTRACT_TAG=" + imageTag,
-		"POT_CONTRACT_JAIL_HELPER=" + jailHelperPath["pot"],
-		"POT_DRIVER_TEST_JAIL_HELPER=" + jailHelperPath["driver"],
+		"POT_CONTRACT_JAIL_HELPER=" + jailPrograms[0].path,
+		"POT_DRIVER_TEST_WEBSERVER=" + jailPrograms[1].path,
 		"POT_DRIVER_TEST_BIN=" + filepath.Join(scripts, "bin", "pot"),
 		"POT_DRIVER_TEST_IMAGE=" + filepath.Join(imageDir, image+"_"+imageTag+".xz"),
+		"E2E_POT_BIN=" + filepath.Join(scripts, "bin", "pot"),
+		"E2E_IMAGE_DIR=" + imageDir,
+		"E2E_WEBSERVER=" + jailPrograms[1].path,
 	}
 	root, err := repoRoot()
 	if err != nil {
@@ -362,14 +386,14 @@ func releaseTarball() ([]byte, error) {
 			return nil, err
 		}
 	}
-	// The suites' own test binaries (static), for the tasks that serve a
-	// port (POT_CONTRACT_JAIL_HELPER, POT_DRIVER_TEST_JAIL_HELPER).
-	for pkg, out := range jailHelpers {
-		helper, err := os.ReadFile(filepath.Join(filepath.Dir(self), out))
+	// The tasks' servers (POT_CONTRACT_JAIL_HELPER,
+	// POT_DRIVER_TEST_WEBSERVER, E2E_WEBSERVER).
+	for _, jp := range jailPrograms {
+		data, err := os.ReadFile(filepath.Join(filepath.Dir(self), jp.file))
 		if err != nil {
 			return nil, err
 		}
-		if err := file(strings.TrimPrefix(jailHelperPath[pkg], "/"), 0o755, helper); err != nil {
+		if err := file(strings.TrimPrefix(jp.path, "/"), 0o755, data); err != nil {
 			return nil, err
 		}
 	}
@@ -380,6 +404,8 @@ func releaseTarball() ([]byte, error) {
 		"etc/hosts":      "::1 localhost\n127.0.0.1 localhost\n",
 		"etc/shells":     "/bin/sh\n",
 		"etc/os-release": "NAME=FreeBSD\nVERSION=\"" + release + "-RELEASE\"\nID=freebsd\n",
+		// What the e2e suite's exec test reads from its image.
+		"etc/image-release": cluster.ImageRelease,
 	}
 	for name, body := range etc {
 		if err := file(name, 0o644, []byte(body)); err != nil {
