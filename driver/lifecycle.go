@@ -141,6 +141,20 @@ func (d *Driver) stopJail(h *taskHandle) error {
 	}
 }
 
+// abortStart ends a pot start whose jail never showed (killed, with its
+// process group) and waits for it to be reaped. A pot left in `starting` by
+// the kill is for the forced destroy that follows (set-status, then
+// destroy).
+func (d *Driver) abortStart(h *taskHandle) {
+	h.stopRequested.Store(true)
+	_ = h.proc.KillGroup()
+	select {
+	case <-h.done:
+	case <-time.After(10 * time.Second):
+		h.logger.Error("pot start did not exit after it was killed", "pid", h.proc.Pid())
+	}
+}
+
 // DestroyTask removes the task's pot and forgets the task. A running task
 // is refused unless force, which stops it first. A second call is harmless.
 func (d *Driver) DestroyTask(taskID string, force bool) error {

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -9,6 +10,8 @@ import (
 
 	"github.com/hashicorp/nomad/plugins/drivers"
 	dtestutil "github.com/hashicorp/nomad/plugins/drivers/testutils"
+
+	"github.com/bsdpot/nomad-pot-driver/hclspec"
 )
 
 func TestBatchExitCodes(t *testing.T) {
@@ -279,5 +282,37 @@ func TestSameTaskNameInTwoAllocs(t *testing.T) {
 	}
 	if pots := env.taskPots(); len(pots) != 0 {
 		t.Fatalf("pots left behind: %v", pots)
+	}
+}
+
+// TestStartWaitsForTheJail: StartTask returns once the task's jail exists.
+// pot start first sets up the pot's network and mounts — seconds on a
+// loaded host; here a pot whose start takes 2 s to get there — and until
+// its jail is created pot ps, exec and the stats know nothing of the task
+// that Nomad would already call running.
+func TestStartWaitsForTheJail(t *testing.T) {
+	env := newTestEnv(t)
+	_, h := env.newDriverWith(&hclspec.PluginConfig{PotBin: slowPot(t, "start", 2*time.Second)})
+	cfg, tc := env.task("slowstart", "echo ready; exec sleep 60")
+	begin := time.Now()
+	start(t, h, cfg, tc)
+	took := time.Since(begin)
+	st, err := h.InspectTask(cfg.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := st.DriverAttributes["pot_name"]
+	running, err := env.client.ListRunning(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(running, name) {
+		t.Fatalf("StartTask returned after %s, but pot ps does not list %s: %q", took.Round(time.Millisecond), name, running)
+	}
+	if took < 2*time.Second {
+		t.Fatalf("StartTask returned after %s, before pot start could have made the jail", took)
+	}
+	if err := h.StopTask(cfg.ID, 5*time.Second, "SIGTERM"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -24,9 +24,6 @@ import (
 // on a failed start). The decisions are pure (wantedLimits, decideRctl);
 // package freebsd builds the rules and runs the tools.
 
-// jidWait bounds how long StartTask waits for pot to report the jail's id.
-const jidWait = 30 * time.Second
-
 // hostProbe is the kernel the driver reads (freebsd.System, or a test's).
 func (d *Driver) hostProbe() freebsd.Host {
 	d.mu.RLock()
@@ -291,35 +288,31 @@ func (d *Driver) applyLimits(ctx context.Context, cfg *drivers.TaskConfig, lp *l
 	return lim, nil
 }
 
-// afterStart pins the jail to its reserved cores and notes what OOM
-// attribution needs, once pot reports the jail's id. A task that ends first
-// needs neither.
+// afterStart waits for the task's jail, then pins it to its reserved cores
+// and notes what OOM attribution needs. A task is running once its jail
+// is: pot start sets up the pot's network and creates the jail before it
+// runs the command, seconds on a loaded host, and until then pot ps, exec
+// and the stats know nothing of it. A task that ends first is reported by
+// WaitTask as any exit is; one whose jail does not show within a pot call's
+// limit is an error (and the caller stops it).
 func (d *Driver) afterStart(ctx context.Context, client *pot.Client, cfg *drivers.TaskConfig, h *taskHandle, lim *taskLimits) error {
-	if lim == nil {
-		return nil
-	}
 	var msgs string
 	haveMsgs := false
-	if len(lim.rules) > 0 && lim.hardMemory > 0 {
+	if lim != nil && len(lim.rules) > 0 && lim.hardMemory > 0 {
+		// Before the jail exists: a kill of this jail is never counted
+		// as an earlier one.
 		if m, err := lim.host.KernelMessages(); err == nil {
 			msgs, haveMsgs = m, true
 		}
 	}
-	if len(lim.cpus) == 0 && !haveMsgs {
-		return nil
-	}
-	jid, err := waitJID(ctx, client, h)
+	jid, err := waitJID(ctx, client, h, client.CallLimit())
 	if err != nil {
 		if h.exited() {
 			return nil
 		}
-		if len(lim.cpus) > 0 && !lim.bestEffort {
-			return err
-		}
-		d.logger.Warn("no jail id: reserved cores not pinned, OOM kills not attributed", "pot", lim.jail, "error", err)
-		lim.mu.Lock()
-		lim.cpus = nil
-		lim.mu.Unlock()
+		return fmt.Errorf("%w: %w", errNoJail, err)
+	}
+	if lim == nil {
 		return nil
 	}
 	lim.mu.Lock()
@@ -349,10 +342,13 @@ func (d *Driver) afterStart(ctx context.Context, client *pot.Client, cfg *driver
 	return nil
 }
 
+// errNoJail: pot start runs, but its jail never showed.
+var errNoJail = errors.New("the jail did not start")
+
 // waitJID polls `pot info -E` until the jail's id (_POT_JID) shows, the
-// task ends, or jidWait passes.
-func waitJID(ctx context.Context, client *pot.Client, h *taskHandle) (int, error) {
-	ctx, cancel := context.WithTimeout(ctx, jidWait)
+// task ends, or limit passes.
+func waitJID(ctx context.Context, client *pot.Client, h *taskHandle, limit time.Duration) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -362,17 +358,17 @@ func waitJID(ctx context.Context, client *pot.Client, h *taskHandle) (int, error
 		if err == nil && info.JID() > 0 {
 			return info.JID(), nil
 		}
-		if err != nil {
-			lastErr = err
+		if err != nil && ctx.Err() == nil {
+			lastErr = err // not the call the deadline cut short
 		}
 		select {
 		case <-h.done:
 			return 0, fmt.Errorf("pot %s ended before it reported a jail id", h.potName)
 		case <-ctx.Done():
 			if lastErr != nil {
-				return 0, fmt.Errorf("pot %s reported no jail id (_POT_JID) within %s: %w", h.potName, jidWait, lastErr)
+				return 0, fmt.Errorf("pot %s reported no jail id (_POT_JID) within %s: %w", h.potName, limit, lastErr)
 			}
-			return 0, fmt.Errorf("pot %s reported no jail id (_POT_JID) within %s", h.potName, jidWait)
+			return 0, fmt.Errorf("pot %s reported no jail id (_POT_JID) within %s", h.potName, limit)
 		case <-tick.C:
 		}
 	}

@@ -421,6 +421,19 @@ func hangingPot(t *testing.T, after bool, subcommands ...string) string {
 	return bin
 }
 
+// slowPot writes a pot that first sleeps delay on the given subcommand,
+// then is potsim (or the pot under test).
+func slowPot(t *testing.T, subcommand string, delay time.Duration) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "pot")
+	script := fmt.Sprintf("#!/bin/sh\n[ \"$1\" = %s ] && sleep %.1f\nexec %s \"$@\"\n",
+		pot.ShellQuoteWord(subcommand), delay.Seconds(), pot.ShellQuoteWord(potsimBin))
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
 // TestPotHanging: a pot that never answers fails the call at its deadline
 // (pot_call_timeout, pot_prepare_timeout) with a message that says so; a
 // start fails and leaves no pot, and nothing wedges: fingerprint, recovery,
@@ -458,6 +471,16 @@ func TestPotHanging(t *testing.T) {
 		begin := time.Now()
 		env.startFails(h, cfg, tc, "pot "+c.sub, c.want, pot.ErrTimeout.Error())
 		bounded("StartTask with pot "+c.sub+" hanging", time.Since(begin), c.limit)
+	}
+
+	// pot start runs but never gets to its jail: given up after a call's
+	// limit, pot start killed, the pot removed.
+	{
+		_, h := env.newDriverWith(hangCfg(hangingPot(t, false, "start")))
+		cfg, tc := env.task("hang-start", "true")
+		begin := time.Now()
+		env.startFails(h, cfg, tc, "the jail did not start", "reported no jail id (_POT_JID) within 1s")
+		bounded("StartTask with pot start hanging", time.Since(begin), 15*time.Second)
 	}
 
 	// Fingerprint: unhealthy within the call timeout, not after its own 10 s.

@@ -387,7 +387,13 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 	state := TaskState{TaskConfig: cfg, PotName: p.potName, Image: p.image, Pid: proc.Pid(), StartedAt: time.Now(), Network: network, Consul: svc, limits: lim}
 	h := newTaskHandle(&state, proc, d.logger, d.taskExited)
 	if err := d.afterStart(ctx, client, cfg, h, lim); err != nil {
-		d.stopJail(h)
+		if errors.Is(err, errNoJail) {
+			// Nothing to stop yet: end pot start itself; the pot
+			// (and a jail made meanwhile) goes with it below.
+			d.abortStart(h)
+		} else {
+			d.stopJail(h)
+		}
 		return nil, nil, err
 	}
 	state.Limits = lim.saved()

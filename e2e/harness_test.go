@@ -195,13 +195,23 @@ func jobAllocs(t *testing.T, c *cluster.Cluster, job string) []alloc {
 	return out
 }
 
-// running are the allocations the client runs and Nomad wants running.
+// running are the allocations the client runs, every task of them, and
+// Nomad wants running. (An allocation is "running" as soon as one of its
+// tasks is: on pot's scripts another task's StartTask may take seconds
+// more.)
 func running(allocs []alloc) []alloc {
 	var out []alloc
+next:
 	for _, a := range allocs {
-		if a.ClientStatus == "running" && a.DesiredStatus == "run" {
-			out = append(out, a)
+		if a.ClientStatus != "running" || a.DesiredStatus != "run" {
+			continue
 		}
+		for _, ts := range a.TaskStates {
+			if ts.State != "running" {
+				continue next
+			}
+		}
+		out = append(out, a)
 	}
 	return out
 }

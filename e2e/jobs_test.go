@@ -116,7 +116,7 @@ func testWeb(t *testing.T, c *cluster.Cluster, root string) {
 	// nomad alloc logs: the request log on stdout, the start on stderr.
 	waitLog(t, c, a.ID, "web", false, "GET / from", 10*time.Second)
 	stderr := allocLogs(t, c, a.ID, "web", true)
-	if !regexp.MustCompile(`listening on 127\.192\.\d+\.\d+:8080 \(alloc ` + a.ID).MatchString(stderr) {
+	if !regexp.MustCompile(`listening on ` + regexp.QuoteMeta(potNetwork(t, c)) + `\d+\.\d+:8080 \(alloc ` + a.ID).MatchString(stderr) {
 		t.Errorf("nomad alloc logs -stderr does not show the server starting on the pot's address:\n%s", stderr)
 	}
 

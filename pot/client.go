@@ -137,6 +137,12 @@ func (c *Client) timeout(d, def time.Duration) time.Duration {
 	return def
 }
 
+// CallLimit is how long one call may take (CallTimeout, else
+// DefaultCallTimeout): also what a caller waiting on pot should allow.
+func (c *Client) CallLimit() time.Duration {
+	return c.timeout(c.CallTimeout, DefaultCallTimeout)
+}
+
 // run executes `pot args...` and returns its stdout.
 func (c *Client) run(ctx context.Context, args ...string) ([]byte, error) {
 	return c.runTimeout(ctx, c.timeout(c.CallTimeout, DefaultCallTimeout), args...)

@@ -113,6 +113,12 @@ func (p *Process) Kill() error {
 	return syscall.Kill(p.pid, syscall.SIGKILL)
 }
 
+// KillGroup kills pot start's whole process group (SIGKILL): pot start and
+// what it runs, for a start that is given up.
+func (p *Process) KillGroup() error {
+	return syscall.Kill(-p.pid, syscall.SIGKILL)
+}
+
 func (p *Process) finish(st ExitStatus, err error) {
 	p.once.Do(func() {
 		p.status, p.err = st, err
