@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -344,7 +345,9 @@ func TestContractCopyIn(t *testing.T) {
 // host port reaches a server the task runs on $_POT_IP:PORT (the suite's
 // own test binary: on potsim the host's, on pot's scripts a static copy in
 // the image, POT_CONTRACT_JAIL_HELPER), on a public and on a private
-// bridge.
+// bridge; where the suite has a LAN (fbsdemu's wire) a client on it reaches
+// the server too, at the host's external address (pf's rdr), and is
+// refused once the pot stops.
 func TestContractExportPorts(t *testing.T) {
 	t.Parallel()
 	t.Run("public-bridge", func(t *testing.T) {
@@ -413,6 +416,7 @@ func testExportPorts(t *testing.T, e *potEnv, o PrepareOptions) {
 		t.Fatal(err)
 	}
 	r.waitCode(143)
+	e.lanClosed(h1, "after pot stop")
 
 	h2 := freePort(t, "tcp")
 	h3 := freePort(t, "udp")
@@ -436,6 +440,7 @@ func testExportPorts(t *testing.T, e *potEnv, o PrepareOptions) {
 			c.Close()
 			t.Fatalf("host port %d of prepare -e is still forwarded after export-ports", h1)
 		}
+		e.lanClosed(h1, "after export-ports")
 	} else {
 		r.waitJailFile("ready")
 	}
@@ -443,13 +448,35 @@ func testExportPorts(t *testing.T, e *potEnv, o PrepareOptions) {
 		t.Fatal(err)
 	}
 	r.waitCode(143)
+	e.lanClosed(h2, "after pot stop")
 }
 
 // echoThrough connects to the host port until the task's server answers
-// with its address, then checks the echo.
+// with its address, then checks the echo: on the host (127.0.0.1, pot's
+// localhost tunnel) and, where there is a LAN (the wire of fbsdemu), from
+// it to the host's external address, as a client on the LAN reaches an
+// exported port through pf's rdr rule.
 func (e *potEnv) echoThrough(r *run, hostPort uint16, potIP string) {
 	e.t.Helper()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(hostPort)))
+	port := strconv.Itoa(int(hostPort))
+	e.echoVia(r, fmt.Sprintf("host port %d", hostPort), potIP, func() (net.Conn, error) {
+		return net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", port), time.Second)
+	})
+	netns, extAddr := e.lanPath()
+	if netns == "" {
+		e.t.Logf("the LAN path (pf's rdr on the external interface) is not tested here: %s is not set or the target is potsim", wireNetnsEnv)
+		return
+	}
+	lan := net.JoinHostPort(extAddr, port)
+	e.echoVia(r, "the LAN's "+lan, potIP, func() (net.Conn, error) {
+		return dialInNetns(netns, "tcp", lan, time.Second)
+	})
+}
+
+// echoVia dials until the task's server greets with its address, then
+// checks the echo.
+func (e *potEnv) echoVia(r *run, via, potIP string, dial func() (net.Conn, error)) {
+	e.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	var last error
 	for time.Now().Before(deadline) {
@@ -458,7 +485,7 @@ func (e *potEnv) echoThrough(r *run, hostPort uint16, potIP string) {
 			e.t.Fatalf("the pot ended before its server answered\n%s", r.output())
 		default:
 		}
-		c, err := net.DialTimeout("tcp", addr, time.Second)
+		c, err := dial()
 		if err != nil {
 			last = err
 			time.Sleep(20 * time.Millisecond)
@@ -476,18 +503,65 @@ func (e *potEnv) echoThrough(r *run, hostPort uint16, potIP string) {
 		}
 		if strings.TrimSpace(greeting) != potIP {
 			c.Close()
-			e.t.Fatalf("through host port %d: greeting %q, want the pot's address %s", hostPort, greeting, potIP)
+			e.t.Fatalf("through %s: greeting %q, want the pot's address %s", via, greeting, potIP)
 		}
-		fmt.Fprintf(c, "ping %d\n", hostPort)
+		fmt.Fprintf(c, "ping %s\n", via)
 		echo, err := br.ReadString('\n')
 		c.Close()
-		if err != nil || echo != fmt.Sprintf("ping %d\n", hostPort) {
-			e.t.Fatalf("through host port %d: echo %q, %v", hostPort, echo, err)
+		if err != nil || echo != fmt.Sprintf("ping %s\n", via) {
+			e.t.Fatalf("through %s: echo %q, %v", via, echo, err)
 		}
-		e.t.Logf("host port %d reached the task's server on %s", hostPort, potIP)
+		e.t.Logf("%s reached the task's server on %s", via, potIP)
 		return
 	}
-	e.t.Fatalf("no answer through host port %d: %v\n%s", hostPort, last, r.output())
+	e.t.Fatalf("no answer through %s: %v\n%s", via, last, r.output())
+}
+
+// The LAN of pot's host where the suite has one: fbsdemu's wire, a network
+// namespace standing for another host on the external interface's network.
+const (
+	wireNetnsEnv = "FBSDEMU_WIRE_NETNS"
+	extIfAddrEnv = "FBSDEMU_EXTIF_ADDR"
+)
+
+// lanPath is the wire's network namespace and the host's external address
+// seen from it, or "" where there is no LAN to test from (potsim, which
+// applies no pf rules; a FreeBSD host).
+func (e *potEnv) lanPath() (netns, extAddr string) {
+	netns, extAddr = os.Getenv(wireNetnsEnv), os.Getenv(extIfAddrEnv)
+	if e.tg.potsim || netns == "" || extAddr == "" {
+		return "", ""
+	}
+	return netns, extAddr
+}
+
+// lanClosed checks that a client on the LAN is refused at the host port
+// (pot stop flushes the pot's rdr anchor and ends its tunnel): a rule left
+// behind would redirect to an address nothing answers on, a tunnel left
+// would accept. A no-op where there is no LAN.
+func (e *potEnv) lanClosed(hostPort uint16, when string) {
+	e.t.Helper()
+	netns, extAddr := e.lanPath()
+	if netns == "" {
+		return
+	}
+	addr := net.JoinHostPort(extAddr, strconv.Itoa(int(hostPort)))
+	// The tunnel's ncat ends a moment after pot stop has signalled it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := dialInNetns(netns, "tcp", addr, time.Second)
+		if errors.Is(err, syscall.ECONNREFUSED) {
+			return
+		}
+		if err == nil {
+			c.Close()
+			err = errors.New("connected")
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s: a client on the LAN is not refused at %s: %v", when, addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // set-rss validates and stores limits (exit 1 on a bad value); get-rss

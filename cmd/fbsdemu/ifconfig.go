@@ -14,7 +14,8 @@ import (
 // ifconfig(8), route(8), pfctl(8) and sockstat(1) over the machine's own
 // network namespace: FreeBSD's interfaces are Linux links (epairNa/epairNb
 // a veth pair, bridgeN a Linux bridge), groups and descriptions are kept in
-// the state folder, pf's anchors and rules are stored as pfctl loads them.
+// the state folder, pf's anchors and rules are stored as pfctl loads them
+// and their nat and rdr rules applied as nftables rules (pf_nft.go).
 func init() {
 	register("ifconfig", cmdIfconfig)
 	register("route", cmdRoute)
@@ -410,7 +411,9 @@ func cmdRoute(args []string) int {
 	return 0
 }
 
-// pfState is pf as pfctl left it: enabled, and the rules of each anchor.
+// pfState is pf as pfctl left it: enabled, and the rules of each anchor
+// ("" is the main ruleset). Its nat and rdr rules are applied as nftables
+// rules after every change (pf_nft.go).
 type pfState struct {
 	Enabled bool                `json:"enabled"`
 	Anchors map[string][]string `json:"anchors"`
@@ -470,29 +473,37 @@ func cmdPfctl(args []string) int {
 			fmt.Fprintln(os.Stderr, "pf disabled")
 		}
 		if file != "" {
-			var rules []string
-			in := os.Stdin
-			if file != "-" {
-				f, err := os.Open(file)
-				if err != nil {
-					fmt.Fprintf(os.Stderr, "pfctl: %s: %v\n", file, err)
-					rc = 1
-					return nil
-				}
-				defer f.Close()
-				in = f
+			lines, err := readPfFile(file)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "pfctl: %s: %v\n", file, err)
+				rc = 1
+				return nil
 			}
-			sc := bufio.NewScanner(in)
-			for sc.Scan() {
-				if l := strings.TrimSpace(sc.Text()); l != "" && !strings.HasPrefix(l, "#") {
-					rules = append(rules, l)
-				}
+			// As pfctl, a ruleset with a line it refuses is not loaded: the
+			// anchor keeps what it had.
+			if _, err := parsePfRules(lines); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				fmt.Fprintln(os.Stderr, "pfctl: Syntax error in config file: pf rules not loaded")
+				rc = 1
+				return nil
+			}
+			rules := make([]string, len(lines))
+			for i, l := range lines {
+				rules[i] = l.text
 			}
 			s.Anchors[anchor] = rules
 		}
 		if flush != "" {
 			if flush == "all" || flush == "nat" || flush == "rules" {
 				delete(s.Anchors, anchor)
+			}
+		}
+		if enable || disable || file != "" || flush != "" {
+			// The state is kept only once the machine's nftables agree with it.
+			if err := applyPf(s); err != nil {
+				fmt.Fprintln(os.Stderr, "pfctl:", err)
+				rc = 1
+				return nil
 			}
 		}
 		switch show {
@@ -512,11 +523,18 @@ func cmdPfctl(args []string) int {
 					names = append(names, "  "+n)
 				}
 			}
-			// An anchor with children exists as a parent too.
+			// An anchor with children exists as a parent too, and so
+			// does one the main ruleset names (`nat-anchor pot-nat`,
+			// `rdr-anchor "pot-rdr/*"`): pf makes it as it loads.
 			if anchor == "" {
 				for n := range s.Anchors {
 					if p, _, ok := strings.Cut(n, "/"); ok && !containsString(names, "  "+p) {
 						names = append(names, "  "+p)
+					}
+				}
+				for _, r := range s.Anchors[""] {
+					if n := declaredAnchor(r); n != "" && !containsString(names, "  "+n) {
+						names = append(names, "  "+n)
 					}
 				}
 			}
@@ -539,6 +557,47 @@ func cmdPfctl(args []string) int {
 		return 1
 	}
 	return rc
+}
+
+// readPfFile reads a ruleset (- is stdin): its lines but blank ones and
+// comments, numbered as in the file.
+func readPfFile(file string) ([]pfLine, error) {
+	in, name := os.Stdin, "stdin"
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		in, name = f, file
+	}
+	var lines []pfLine
+	sc := bufio.NewScanner(in)
+	for n := 1; sc.Scan(); n++ {
+		if l := strings.TrimSpace(sc.Text()); l != "" && !strings.HasPrefix(l, "#") {
+			lines = append(lines, pfLine{file: name, num: n, text: l})
+		}
+	}
+	return lines, sc.Err()
+}
+
+// declaredAnchor is the top-level anchor a main ruleset line declares
+// ("pot-rdr" of `rdr-anchor "pot-rdr/*"`), or "".
+func declaredAnchor(rule string) string {
+	f := strings.Fields(rule)
+	if len(f) < 2 {
+		return ""
+	}
+	switch f[0] {
+	case "anchor", "nat-anchor", "rdr-anchor", "binat-anchor":
+	default:
+		return ""
+	}
+	name, _, _ := strings.Cut(strings.Trim(f[1], `"`), "/")
+	if name == "*" {
+		return ""
+	}
+	return name
 }
 
 func containsString(list []string, s string) bool {

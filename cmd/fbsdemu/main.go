@@ -69,6 +69,7 @@ func dispatch(argv []string) int {
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: fbsdemu run [-state DIR] [-keep] -- COMMAND [ARGS...]")
 	fmt.Fprintln(os.Stderr, "       fbsdemu install DIR   (a symbolic link per tool)")
+	fmt.Fprintln(os.Stderr, "       fbsdemu wire [--] COMMAND [ARGS...]   (in a machine: run on the LAN, 198.18.0.1)")
 	fmt.Fprintln(os.Stderr, "       fbsdemu TOOL [ARGS...]")
 	fmt.Fprintln(os.Stderr, "tools:", toolNames())
 }

@@ -23,7 +23,12 @@ import (
 //     hyphenated function names) and /etc/group has pot's group `pot`;
 //   - a network namespace with lo and an external interface em0 (pot's
 //     default POT_EXTIF), address 198.18.0.2/24 (a benchmarking range, never
-//     routed out of the namespace);
+//     routed out of the namespace), IPv4 forwarding on, pf's nat and rdr
+//     rules applied as nftables;
+//   - "the wire": em0's veth peer in a network namespace of its own, the
+//     LAN and the machine's gateway 198.18.0.1 (`fbsdemu wire -- CMD`,
+//     FBSDEMU_WIRE_NETNS), where a client reaches exported ports as on a
+//     real network;
 //   - a ZFS pool zroot, the sysctls of a FreeBSD 14.3 amd64 host with racct
 //     enabled, and PATH starting with the emulated tools.
 //

@@ -80,10 +80,13 @@ func buildMachine(dir string) error {
 	if err := unix.Sethostname([]byte("fbsdemu")); err != nil {
 		return fmt.Errorf("sethostname: %w", err)
 	}
-	if err := buildNetwork(); err != nil {
+	if err := buildNetwork(dir); err != nil {
 		return err
 	}
 	os.Setenv(stateEnv, state)
+	if err := recordMachineNetns(); err != nil {
+		return err
+	}
 	// The jails' cgroups, one tree per run (the run's folder name is unique).
 	os.Setenv(cgroupEnv, filepath.Join(cgroup2Root, filepath.Base(dir)))
 	os.Setenv("PATH", bin+":"+os.Getenv("PATH"))
@@ -221,32 +224,66 @@ func bindGroupFile(dir string) error {
 
 // buildNetwork brings up lo and pot's default external interface em0 in
 // the machine's own network namespace: one end of a veth pair (this kernel
-// has no dummy interfaces), the other end, em0peer, standing for the wire.
-func buildNetwork() error {
+// has no dummy interfaces), the other end, em0peer, on the wire (a network
+// namespace of its own with the gateway's address, wire_linux.go). The
+// machine forwards IPv4, so that what pf's rdr rules redirect from the wire
+// reaches the jails on pot's bridges (a network namespace's own setting:
+// the real machine's is untouched).
+func buildNetwork(dir string) error {
 	ip := hostPath("ip")
 	if ip == "" {
 		return fmt.Errorf("ip (iproute2) not found")
 	}
+	run := func(a ...string) error {
+		if out, err := exec.Command(ip, a...).CombinedOutput(); err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(a, " "), err, out)
+		}
+		return nil
+	}
+	if err := run("link", "set", "lo", "up"); err != nil {
+		return err
+	}
+	if err := run("link", "add", extIf, "type", "veth", "peer", "name", wireIf); err != nil {
+		return err
+	}
+	if err := buildWire(filepath.Join(dir, "wire.netns"), ip); err != nil {
+		return err
+	}
 	for _, a := range [][]string{
-		{"link", "set", "lo", "up"},
-		{"link", "add", extIf, "type", "veth", "peer", "name", extIf + "peer"},
-		{"link", "set", extIf + "peer", "up"},
 		{"addr", "add", extIfAddr + "/24", "dev", extIf},
 		{"link", "set", extIf, "up"},
 		{"route", "add", "default", "via", extIfGateway, "dev", extIf},
 	} {
-		if out, err := exec.Command(ip, a...).CombinedOutput(); err != nil {
-			return fmt.Errorf("ip %s: %v: %s", strings.Join(a, " "), err, out)
+		if err := run(a...); err != nil {
+			return err
 		}
+	}
+	if err := os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte("1\n"), 0o644); err != nil {
+		return fmt.Errorf("IPv4 forwarding: %w", err)
 	}
 	return nil
 }
 
 const (
 	extIf        = "em0"
+	wireIf       = extIf + "peer" // em0's other end, on the wire
 	extIfAddr    = "198.18.0.2"
-	extIfGateway = "198.18.0.1"
+	extIfGateway = "198.18.0.1" // the wire's address
 )
+
+// recordMachineNetns names the machine's network namespace in its state:
+// pfctl applies rules there only.
+func recordMachineNetns() error {
+	ns, err := os.Readlink("/proc/thread-self/ns/net")
+	if err != nil {
+		return err
+	}
+	p, err := statePath(machineNetnsFile)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(p, []byte(ns+"\n"), 0o644)
+}
 
 // runAsInit runs the command as the only child of this process, which is
 // pid 1 of the machine: it reaps every orphan, passes signals on, and when
