@@ -306,3 +306,57 @@ func TestPrivateBridgeNeedsItsBridge(t *testing.T) {
 		t.Fatalf("pots left behind: %v", pots)
 	}
 }
+
+// TestEnvNamesNomadAllows: Nomad allows meta keys such as "app.version"
+// (NOMAD_META_app.version), which no sh can export: the task runs without
+// them, one task event naming them; the others reach the jail.
+func TestEnvNamesNomadAllows(t *testing.T) {
+	env := newTestEnv(t)
+	_, h := env.newDriver()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, err := h.TaskEvents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, tc := env.task("metadots", `echo "meta=$NOMAD_META_owner"`)
+	cfg.Env = map[string]string{"NOMAD_META_app.version": "1.2", "NOMAD_META_owner": "ops", "a-b": "x"}
+	start(t, h, cfg, tc)
+	if res := waitResult(t, h, cfg.ID, 20*time.Second); res.ExitCode != 0 {
+		t.Fatalf("exit %+v", res)
+	}
+	logContains(t, cfg, "stdout", "meta=ops")
+	want := "Environment variables left out of the jail (pot exports shell variable names only): NOMAD_META_app.version, a-b"
+	for {
+		select {
+		case ev := <-events:
+			if ev.TaskID == cfg.ID && ev.Message == want {
+				return
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no task event %q", want)
+		}
+	}
+}
+
+// TestEnvTooLong: a value longer than pot's set-env can pass (one argument
+// of exec) fails the start up front, naming the variable, not to be
+// retried; so does an environment too long in all.
+func TestEnvTooLong(t *testing.T) {
+	env := newTestEnv(t)
+	_, h := env.newDriver()
+	for _, c := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"BIG": strings.Repeat("x", 200<<10)}, "task environment: environment variable BIG: 204804 bytes as pot passes it on, more than the 131071 one argument may have"},
+		{map[string]string{"A": strings.Repeat("a", 100<<10), "B": strings.Repeat("b", 100<<10), "C": strings.Repeat("c", 100<<10)}, "task environment: the environment is"},
+	} {
+		cfg, tc := env.task("bigenv", "true")
+		cfg.Env = c.env
+		err := env.startFails(h, cfg, tc, c.want)
+		if structs.IsRecoverable(err) {
+			t.Errorf("%q: a recoverable error: %v", c.want, err)
+		}
+	}
+}

@@ -146,7 +146,9 @@ func (d *Driver) sweepOrphans(ctx context.Context, now time.Time) {
 		first, ok := d.janitor.orphanSince[name]
 		if !ok {
 			d.janitor.orphanSince[name] = now
-			d.logger.Debug("orphan sweep: pot owned by no task; destroyed if still so after orphan_grace", "pot", name, "orphan_grace", grace)
+			// Durations as strings: Nomad reads a plugin's log as
+			// JSON, where a time.Duration is nanoseconds (6e+09).
+			d.logger.Debug("orphan sweep: pot owned by no task; destroyed if still so after orphan_grace", "pot", name, "orphan_grace", grace.String())
 			continue
 		}
 		if now.Sub(first) < grace || d.ownsPot(name) {
@@ -158,7 +160,7 @@ func (d *Driver) sweepOrphans(ctx context.Context, now time.Time) {
 		}
 		d.removeOrphanLimits(ctx, name)
 		delete(d.janitor.orphanSince, name)
-		d.logger.Warn("orphan sweep: destroyed a pot of this driver that no task owned", "pot", name, "orphaned_for", now.Sub(first).Round(time.Second))
+		d.logger.Warn("orphan sweep: destroyed a pot of this driver that no task owned", "pot", name, "orphaned_for", now.Sub(first).Round(time.Second).String())
 	}
 	for name := range d.janitor.orphanSince {
 		if !seen[name] {

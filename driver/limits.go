@@ -346,12 +346,13 @@ func (d *Driver) afterStart(ctx context.Context, client *pot.Client, cfg *driver
 var errNoJail = errors.New("the jail did not start")
 
 // waitJID polls `pot info -E` until the jail's id (_POT_JID) shows, the
-// task ends, or limit passes.
+// task ends, or limit passes. The interval grows from 100 ms to 1 s: pot
+// info is a shell script, and fifty tasks starting at once on a small host
+// must not spend its CPUs asking.
 func waitJID(ctx context.Context, client *pot.Client, h *taskHandle, limit time.Duration) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
+	interval := 100 * time.Millisecond
 	var lastErr error
 	for {
 		info, err := client.Info(ctx, h.potName)
@@ -369,8 +370,9 @@ func waitJID(ctx context.Context, client *pot.Client, h *taskHandle, limit time.
 				return 0, fmt.Errorf("pot %s reported no jail id (_POT_JID) within %s: %w", h.potName, limit, lastErr)
 			}
 			return 0, fmt.Errorf("pot %s reported no jail id (_POT_JID) within %s", h.potName, limit)
-		case <-tick.C:
+		case <-time.After(interval):
 		}
+		interval = min(interval*3/2, time.Second)
 	}
 }
 

@@ -3,6 +3,7 @@ package driver
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -797,5 +798,57 @@ func TestImageCachePrune(t *testing.T) {
 	}
 	if p := pots[imageOf(testImage+"-a")]; p == nil || !p.Marked {
 		t.Fatalf("re-imported image a not marked: %+v", p)
+	}
+}
+
+// TestLogDurationsAreStrings: Nomad reads the plugin's log as JSON, where a
+// time.Duration is a number of nanoseconds ("orphaned_for=6e+09" in the
+// agent's log): the driver logs durations as strings.
+func TestLogDurationsAreStrings(t *testing.T) {
+	env := newTestEnv(t)
+	logs := &syncBuffer{}
+	d := New(hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, JSONFormat: true, Output: logs}))
+	h := dtestutil.NewDriverHarness(t, d)
+	addTestDriver(t, d)
+	var data []byte
+	if err := base.MsgPackEncode(&data, &hclspec.PluginConfig{PotBin: potsimBin, OrphanGrace: "1m"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SetConfig(&base.Config{PluginConfig: data}); err != nil {
+		t.Fatalf("SetConfig: %v", err)
+	}
+	name, alloc := orphanName("web", "durations")
+	orphan, err := env.client.Prepare(context.Background(), pot.PrepareOptions{URL: env.imageURL, Image: testImage, Tag: testTag,
+		Name: name, Alloc: alloc, Argv: []string{"/bin/sh", "-c", "true"}, Network: pot.NetworkInherit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.client.Destroy(context.Background(), orphan, true) })
+	t0 := time.Now()
+	d.janitorPass(t0)
+	d.janitorPass(t0.Add(61 * time.Second))
+	want := map[string]string{"orphan_grace": "1m0s", "orphaned_for": "1m1s", "duration": ""}
+	seen := map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not a JSON log line: %q", line)
+		}
+		for key, w := range want {
+			v, ok := rec[key]
+			if !ok {
+				continue
+			}
+			seen[key] = true
+			s, isString := v.(string)
+			if _, err := time.ParseDuration(s); !isString || err != nil || (w != "" && s != w) {
+				t.Errorf("%s logged as %#v, want the duration string %q", key, v, w)
+			}
+		}
+	}
+	for key := range want {
+		if !seen[key] {
+			t.Errorf("no log line with %s:\n%s", key, logs.String())
+		}
 	}
 }

@@ -59,6 +59,7 @@ type startPlan struct {
 	mounts     []pot.MountOptions
 	copies     []pot.CopyOptions
 	env        []pot.EnvVar
+	envSkipped []string // names pot cannot export, left out
 	hosts      []pot.Host
 	attributes [][2]string
 	portMap    map[string]int // label -> port inside the jail
@@ -213,18 +214,25 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 		p.attributes = append(p.attributes, [2]string{"stop_timeout", strconv.Itoa(int(stopEscalation / time.Second))})
 	}
 
-	// The task's environment, passed on literally. A value pot cannot
-	// carry is an error naming the variable.
+	// The task's environment, passed on literally. A name pot cannot
+	// export (Nomad allows meta keys such as "app.version", giving
+	// NOMAD_META_app.version) is left out, and one task event names them
+	// all; a value pot cannot carry, or too long to pass, fails the start
+	// naming the variable.
 	keys := make([]string, 0, len(cfg.Env))
 	for k := range cfg.Env {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		if _, err := pot.EnvAssignment(k, cfg.Env[k]); err != nil {
-			return nil, fmt.Errorf("task environment: %w", err)
+		if !pot.IsEnvName(k) {
+			p.envSkipped = append(p.envSkipped, k)
+			continue
 		}
 		p.env = append(p.env, pot.EnvVar{Name: k, Value: cfg.Env[k]})
+	}
+	if _, err := pot.EnvArgs(p.env); err != nil {
+		return nil, fmt.Errorf("task environment: %w", err)
 	}
 	lp, err := d.planLimits(cfg, s, p.potName)
 	if err != nil {
@@ -305,6 +313,9 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 			return nil, nil, fmt.Errorf("writing the jail's resolv.conf: %w", err)
 		}
 		p.prepare.DNS = "custom:" + file
+	}
+	if len(p.envSkipped) > 0 {
+		d.emit(cfg, "Environment variables left out of the jail (pot exports shell variable names only): "+strings.Join(p.envSkipped, ", "))
 	}
 	imported := false
 	if names, lerr := client.List(ctx); lerr == nil && !slices.Contains(names, p.image) {

@@ -181,7 +181,7 @@ func startTicks(t *testing.T, c *cluster.Cluster, job string, n int) ([]string, 
 	t.Cleanup(func() { stopJob(t, c, job) })
 	start := time.Now()
 	nomad(t, c, "job", "run", "-detach", tickJob(t, c, job, n))
-	allocs := waitRunning(t, c, job, n, 3*time.Minute)
+	allocs := waitRunning(t, c, job, n, slowerOnRealPot(3*time.Minute, 3))
 	t.Logf("%d allocations of %s running after %s", n, job, time.Since(start).Round(time.Millisecond))
 	var ids []string
 	for _, a := range allocs {
@@ -303,7 +303,7 @@ func TestFiftyAtOnce(t *testing.T) {
 	}
 	t0 := time.Now()
 	nomad(t, c, "job", "stop", "-detach", job)
-	waitNoPots(t, c, job, 2*time.Minute)
+	waitNoPots(t, c, job, slowerOnRealPot(2*time.Minute, 3))
 	eventually(t, time.Minute, "pot ps -q to be empty", func() (bool, string) {
 		got := sortedPs(t, c)
 		return len(got) == 0, strings.Join(got, " ")

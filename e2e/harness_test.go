@@ -23,13 +23,13 @@ import (
 // With E2E_POT_BIN the driver calls that pot instead — pot's own scripts on
 // the FreeBSD emulation (make test-realpot), initialised, with the image
 // pot export made in E2E_IMAGE_DIR and e2e/webserver in it at
-// E2E_WEBSERVER.
+// E2E_WEBSERVER, its image cache E2E_POT_CACHE.
 func startCluster(t *testing.T, opts ...func(*cluster.Options)) (*cluster.Cluster, string) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skip("the end-to-end suite runs potsim, on Linux")
 	}
-	realPot := os.Getenv("E2E_POT_BIN")
+	realPot := os.Getenv(realPotEnv)
 	for tool, pkg := range map[string]string{"haproxy": "haproxy", "dig": "dnsutils", "curl": "curl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s is not installed; the end-to-end tests need it (Debian: apt-get install %s; .ci/run installs it)", tool, pkg)
@@ -59,6 +59,7 @@ func startCluster(t *testing.T, opts ...func(*cluster.Options)) (*cluster.Cluste
 		Potsim:        realPot == "",
 		PotBin:        realPot,
 		ImageDir:      os.Getenv("E2E_IMAGE_DIR"),
+		PotCache:      os.Getenv("E2E_POT_CACHE"),
 		Webserver:     os.Getenv("E2E_WEBSERVER"),
 		HaproxyConfig: filepath.Join(root, "example-jobs", "haproxy.cfg"),
 		Keep:          os.Getenv("E2E_KEEP") != "",
@@ -96,6 +97,20 @@ func startCluster(t *testing.T, opts ...func(*cluster.Options)) (*cluster.Cluste
 		}
 	})
 	return c, root
+}
+
+// realPotEnv names the real pot the suite runs against (see startCluster).
+const realPotEnv = "E2E_POT_BIN"
+
+// slowerOnRealPot is d on potsim and factor times d on pot's own scripts,
+// whose every prepare, start and stop is a shell script taking 1–3 s on a
+// 2-core machine (potsim: milliseconds): for waits whose length is the
+// pot's work, not the driver's promise.
+func slowerOnRealPot(d time.Duration, factor int) time.Duration {
+	if os.Getenv(realPotEnv) != "" {
+		return d * time.Duration(factor)
+	}
+	return d
 }
 
 func globNomadClient() map[string]bool {
@@ -287,7 +302,14 @@ func waitRunning(t *testing.T, c *cluster.Cluster, job string, n int, limit time
 		for _, a := range all {
 			if a.ClientStatus == "failed" {
 				st, _ := c.Nomad(time.Minute, "alloc", "status", a.ID)
-				t.Fatalf("allocation %s of %s failed:\n%s", a.ID, job, st.Stdout)
+				var logs strings.Builder
+				for task := range a.TaskStates {
+					for _, stream := range []string{"-stdout", "-stderr"} {
+						out, _ := c.Nomad(time.Minute, "alloc", "logs", stream, "-tail", "-n", "20", a.ID, task)
+						fmt.Fprintf(&logs, "nomad alloc logs %s %s (last 20 lines):\n%s\n", stream, task, out.Stdout)
+					}
+				}
+				t.Fatalf("allocation %s of %s failed:\n%s\n%s", a.ID, job, st.Stdout, logs.String())
 			}
 		}
 		r = running(all)

@@ -14,8 +14,10 @@ import (
 	"github.com/bsdpot/nomad-pot-driver/e2e/cluster"
 )
 
-// consulOutage is how long Consul stays away.
-const consulOutage = 30 * time.Second
+// consulOutage is how long Consul stays away: long enough for the rollout
+// of release 2 — on pot's own scripts, whose prepare, start and stop take
+// 1–3 s each on a 2-core machine, twice as long.
+func consulOutage() time.Duration { return slowerOnRealPot(30*time.Second, 2) }
 
 // TestConsulOutage: Consul stops for 30 s while jail-service is deployed
 // anew (every instance replaced, one more added). The tasks start and run
@@ -55,7 +57,7 @@ func TestConsulOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	var after []jail
-	eventually(t, consulOutage-time.Since(stoppedAt), "release 2 to run 3 instances, and nothing of release 1", func() (bool, string) {
+	eventually(t, consulOutage()-time.Since(stoppedAt), "release 2 to run 3 instances, and nothing of release 1", func() (bool, string) {
 		var stubs []struct {
 			ID, ClientStatus, DesiredStatus string
 			JobVersion                      uint64
@@ -109,7 +111,7 @@ func TestConsulOutage(t *testing.T) {
 	}
 
 	// Consul back after 30 s.
-	time.Sleep(time.Until(stoppedAt.Add(consulOutage)))
+	time.Sleep(time.Until(stoppedAt.Add(consulOutage())))
 	t.Logf("deployment of release 2 when Consul comes back: %s", deploymentStatus(t, c, job))
 	// Still running at the end of the outage, none restarted.
 	ps = runningPots(t, c)

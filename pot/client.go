@@ -35,6 +35,9 @@ type Client struct {
 	CallTimeout time.Duration
 	// PrepareTimeout bounds Prepare (10 minutes when zero).
 	PrepareTimeout time.Duration
+	// Env, when not nil, is the environment of every pot command (else
+	// this process's).
+	Env []string
 	// Logger receives one debug line per call (optional).
 	Logger hclog.Logger
 	// Observer, when set, is called after every pot command the client runs
@@ -158,6 +161,7 @@ func (c *Client) runTimeout(ctx context.Context, limit time.Duration, args ...st
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, c.bin(), args...)
+	cmd.Env = c.Env
 	// WaitDelay stops a pot that forked children holding our pipes from
 	// blocking us past the deadline.
 	cmd.WaitDelay = 5 * time.Second
@@ -167,7 +171,7 @@ func (c *Client) runTimeout(ctx context.Context, limit time.Duration, args ...st
 	start := time.Now()
 	err := cmd.Run()
 	took := time.Since(start)
-	c.logger().Trace("pot call", "args", args, "duration", took, "error", err)
+	c.logger().Trace("pot call", "args", args, "duration", took.String(), "error", err)
 	if c.Observer != nil {
 		c.Observer(args, took, err)
 	}
@@ -426,15 +430,11 @@ func (c *Client) SetEnv(ctx context.Context, name string, vars []EnvVar) error {
 	if len(vars) == 0 {
 		return nil
 	}
-	args := []string{"set-env", "-p", name}
-	for _, v := range vars {
-		a, err := EnvAssignment(v.Name, v.Value)
-		if err != nil {
-			return err
-		}
-		args = append(args, "-E", a)
+	env, err := EnvArgs(vars)
+	if err != nil {
+		return err
 	}
-	_, err := c.run(ctx, args...)
+	_, err = c.run(ctx, append([]string{"set-env", "-p", name}, env...)...)
 	return err
 }
 

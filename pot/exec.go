@@ -54,5 +54,7 @@ func (c *Client) ExecCommand(ctx context.Context, name string, o ExecOptions) (*
 			return nil, fmt.Errorf("pot exec: argument contains a NUL byte")
 		}
 	}
-	return exec.CommandContext(ctx, c.bin(), args...), nil
+	cmd := exec.CommandContext(ctx, c.bin(), args...)
+	cmd.Env = c.Env
+	return cmd, nil
 }

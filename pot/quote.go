@@ -77,6 +77,18 @@ func EnvLiteral(v string) (string, error) {
 	return b.String(), nil
 }
 
+// The environment reaches pot as arguments of one `pot set-env` call, so
+// exec's limits are its limits: Linux takes no argument longer than 128 KiB
+// (MAX_ARG_STRLEN, the emulation and potsim), FreeBSD no argv and
+// environment longer than 512 KiB together (ARG_MAX), the pot process's
+// own environment included.
+const (
+	// MaxEnvAssignment bounds one VAR=VALUE argument, escaped.
+	MaxEnvAssignment = 128<<10 - 1
+	// MaxEnvTotal bounds all of them together.
+	MaxEnvTotal = 256 << 10
+)
+
 // EnvAssignment builds the VAR=VALUE argument of `pot set-env -E` with a
 // literal value. VAR must be a shell variable name.
 func EnvAssignment(name, value string) (string, error) {
@@ -87,7 +99,30 @@ func EnvAssignment(name, value string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("environment variable %s: %w", name, err)
 	}
-	return name + "=" + lit, nil
+	a := name + "=" + lit
+	if len(a) > MaxEnvAssignment {
+		return "", fmt.Errorf("environment variable %s: %d bytes as pot passes it on, more than the %d one argument may have", name, len(a), MaxEnvAssignment)
+	}
+	return a, nil
+}
+
+// EnvArgs are the -E arguments of `pot set-env` for vars, or an error
+// naming the variable pot cannot take, or saying the whole is too long.
+func EnvArgs(vars []EnvVar) ([]string, error) {
+	var args []string
+	total := 0
+	for _, v := range vars {
+		a, err := EnvAssignment(v.Name, v.Value)
+		if err != nil {
+			return nil, err
+		}
+		total += len(a) + len("-E") + 2 // two NULs
+		args = append(args, "-E", a)
+	}
+	if total > MaxEnvTotal {
+		return nil, fmt.Errorf("the environment is %d bytes as pot passes it on, more than %d", total, MaxEnvTotal)
+	}
+	return args, nil
 }
 
 // IsEnvName reports whether s is a portable shell variable name.

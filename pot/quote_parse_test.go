@@ -248,3 +248,22 @@ func FuzzQuoteEnv(f *testing.F) {
 		}
 	})
 }
+
+// EnvArgs: one assignment as long as exec takes passes, one byte more is
+// refused naming the variable (escaping counts: `$` doubles); so is a
+// whole too long in all.
+func TestEnvArgsBounds(t *testing.T) {
+	fit := strings.Repeat("x", MaxEnvAssignment-len("V="))
+	if _, err := EnvArgs([]EnvVar{{"V", fit}}); err != nil {
+		t.Fatalf("%d bytes refused: %v", MaxEnvAssignment, err)
+	}
+	for _, v := range []string{fit + "x", fit[1:] + "$"} {
+		if _, err := EnvArgs([]EnvVar{{"V", v}}); err == nil || !strings.Contains(err.Error(), "environment variable V: ") {
+			t.Errorf("%d bytes (escaped %q...): %v", len(v), v[len(v)-1:], err)
+		}
+	}
+	half := strings.Repeat("y", MaxEnvTotal/2)
+	if _, err := EnvArgs([]EnvVar{{"A", half[:100<<10]}, {"B", half[:100<<10]}, {"C", half[:100<<10]}}); err == nil || !strings.Contains(err.Error(), "the environment is") {
+		t.Errorf("300 KiB in all: %v", err)
+	}
+}

@@ -62,6 +62,7 @@ func (c *Client) Start(name string, o StartOptions) (*Process, error) {
 	}
 	// Not CommandContext: the process lives as long as the task, not a call.
 	cmd := exec.Command(c.bin(), "start", "-p", name)
+	cmd.Env = c.Env
 	cmd.Stdout = o.Stdout
 	cmd.Stderr = o.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -78,6 +78,45 @@ func withJails(f func(db *jailDB) error) error {
 	})
 }
 
+// readJails runs f on the living jails under a shared lock, changing
+// nothing: jls, jexec, pgrep -j and the like, dozens at once when many pots
+// start, do not queue behind each other (under one exclusive lock a jexec
+// could take longer than the 0.5 s pot start gives it before it kills the
+// jail's placeholder process, and find the jail gone). A writer reaps the
+// dead ones.
+//
+// A dead jail it came across is reaped right after, under the exclusive
+// lock, as FreeBSD removes a jail the moment its last process exits.
+func readJails(f func(db *jailDB) error) error {
+	dead := false
+	err := withSharedLock(jailDBName, func() error {
+		var db jailDB
+		if err := loadJSON(jailDBName+".json", &db); err != nil {
+			return err
+		}
+		kept := db.Jails[:0]
+		for _, j := range db.Jails {
+			if jailDead(j) {
+				dead = true
+				continue
+			}
+			kept = append(kept, j)
+		}
+		db.Jails = kept
+		return f(&db)
+	})
+	if dead {
+		_ = withJails(func(*jailDB) error { return nil })
+	}
+	return err
+}
+
+// jailDead: a nopersist jail, made, without a process.
+func jailDead(j *jailRec) bool {
+	creating := j.Creating && !(j.CreatorPid > 0 && syscall.Kill(j.CreatorPid, 0) != nil)
+	return !j.Persist && !creating && len(cgroupPids(j.Cgroup)) == 0
+}
+
 // reapJails removes the nopersist jails without a process.
 func reapJails(db *jailDB) {
 	kept := db.Jails[:0]
@@ -85,7 +124,7 @@ func reapJails(db *jailDB) {
 		if j.Creating && j.CreatorPid > 0 && syscall.Kill(j.CreatorPid, 0) != nil {
 			j.Creating = false
 		}
-		if !j.Persist && !j.Creating && len(cgroupPids(j.Cgroup)) == 0 {
+		if jailDead(j) {
 			teardownJail(j)
 			continue
 		}
@@ -124,7 +163,7 @@ func (db *jailDB) remove(j *jailRec) {
 // lookupJail returns a copy of the jail named or numbered key.
 func lookupJail(key string) (*jailRec, error) {
 	var out *jailRec
-	err := withJails(func(db *jailDB) error {
+	err := readJails(func(db *jailDB) error {
 		if j := db.find(key); j != nil {
 			c := *j
 			out = &c
@@ -137,7 +176,7 @@ func lookupJail(key string) (*jailRec, error) {
 // allJails is a copy of the living jails, by jid.
 func allJails() ([]*jailRec, error) {
 	var out []*jailRec
-	err := withJails(func(db *jailDB) error {
+	err := readJails(func(db *jailDB) error {
 		for _, j := range db.Jails {
 			c := *j
 			out = append(out, &c)

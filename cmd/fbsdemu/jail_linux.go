@@ -214,12 +214,12 @@ func newNetns(file string) error {
 func enterJail(key string, clean bool, user string, userInJail bool, argv []string) int {
 	runtime.LockOSThread()
 	var j *jailRec
-	err := withJails(func(db *jailDB) error {
+	err := readJails(func(db *jailDB) error {
 		r := db.find(key)
 		if r == nil {
 			return errors.New(notFoundMsg(key))
 		}
-		// Joining under the lock: the jail cannot vanish meanwhile.
+		// Joining under the lock: no writer can reap the jail meanwhile.
 		if err := os.WriteFile(filepath.Join(r.Cgroup, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 			return fmt.Errorf("jail_attach(%d): %s", r.JID, errnoStr(err))
 		}

@@ -60,6 +60,16 @@ func statePath(elem ...string) (string, error) {
 // lock file beside it): the emulated kernel's state is read, changed and
 // written by many concurrent processes.
 func withLock(name string, f func() error) error {
+	return withFlock(name, unix.LOCK_EX, f)
+}
+
+// withSharedLock is withLock for readers: many at once, none while a
+// writer holds the lock.
+func withSharedLock(name string, f func() error) error {
+	return withFlock(name, unix.LOCK_SH, f)
+}
+
+func withFlock(name string, how int, f func() error) error {
 	p, err := statePath(name + ".lock")
 	if err != nil {
 		return err
@@ -69,7 +79,7 @@ func withLock(name string, f func() error) error {
 		return fmt.Errorf("lock %s: %w", p, err)
 	}
 	defer unix.Close(fd)
-	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+	if err := unix.Flock(fd, how); err != nil {
 		return fmt.Errorf("lock %s: %w", p, err)
 	}
 	defer unix.Flock(fd, unix.LOCK_UN)

@@ -28,6 +28,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
 // RunEnv is set, to the run folder, in the environment of every process a
@@ -58,6 +60,10 @@ type Options struct {
 	// (the e2e image, ImageName_ImageTag.xz and its .skein), served as
 	// the test images. Potsim's image is written by the cluster.
 	ImageDir string
+	// PotCache, with a real pot made for the tests, is its image cache
+	// (POT_CACHE): the test image is removed from it at Start, so each
+	// cluster fetches it as a fresh host does (pot keeps what it fetched).
+	PotCache string
 	// Webserver, with a real pot, is e2e/webserver as the jails see it
 	// (a path in the image); potsim's is built on the host.
 	Webserver string
@@ -268,6 +274,15 @@ ports {
 	c.logf("starting Consul (dev mode) on %s, DNS on %s", c.ConsulAddr, c.ConsulDNS)
 	if err := c.startConsul(ctx); err != nil {
 		return nil, err
+	}
+
+	if opts.PotCache != "" {
+		cached, _ := filepath.Glob(filepath.Join(opts.PotCache, ImageName+"_"+ImageTag+".xz*"))
+		for _, f := range cached {
+			if err := os.Remove(f); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	// Image server
@@ -610,23 +625,41 @@ func (c *Cluster) Stop() error {
 		}
 	}
 	if c.Dir != "" {
-		// The plugin normally exits with Nomad.
+		// The plugin normally exits with Nomad. What else of the run
+		// is left but the cluster's own agents — a pot command of a
+		// plugin killed mid-call — goes too, before the pots are
+		// listed: a pot prepare left running would make its pot after.
+		own := map[int]bool{}
+		for _, p := range c.Procs() {
+			own[p.Pid()] = true
+		}
+		var killed []int
 		for _, pid := range processesOf(c.Dir) {
+			if own[pid] {
+				continue
+			}
 			if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && exe == filepath.Join(c.Dir, "plugins", "pot") {
 				errs = append(errs, fmt.Errorf("the pot plugin (pid %d) outlived Nomad; killed", pid))
-				_ = syscall.Kill(pid, syscall.SIGKILL)
 			}
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+			killed = append(killed, pid)
+		}
+		if len(killed) > 0 {
+			c.logf("killed what the run left running: pids %v", killed)
+			time.Sleep(500 * time.Millisecond)
 		}
 	}
 	if c.PotsimRoot != "" || c.opts.ImageDir != "" {
 		// Potsim's, or a real pot's made for the tests (the emulation).
+		// Through the pot client: a pot whose start was killed stays
+		// `starting`, which only it knows how to clear.
+		client := &pot.Client{Bin: c.PotBin, Env: c.Env(), CallTimeout: time.Minute}
 		if names, err := c.Pots(); err == nil {
 			errs = append(errs, destroyPots(names, func(n string) error {
 				if IsTaskPot(n) {
 					c.logf("destroying pot %s, left behind", n)
 				}
-				_, err := c.Pot("destroy", "-F", "-p", n)
-				return err
+				return client.Destroy(context.Background(), n, true)
 			})...)
 		}
 	}

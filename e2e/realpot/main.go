@@ -40,6 +40,9 @@ var jailPrograms = []struct {
 	{"realpot-webserver", "/usr/local/bin/pot-webserver", []string{"build", "-ldflags=-s -w", "./e2e/webserver"}},
 }
 
+// potCache is pot's POT_CACHE (its default, in the emulated machine).
+const potCache = "/var/cache/pot"
+
 const (
 	// The emulated release and the image the tests prepare pots from:
 	// the e2e suite's, under its name (cluster.ImageName), which the
@@ -215,6 +218,7 @@ func insideMain(suites, run string) int {
 		"E2E_POT_BIN=" + filepath.Join(scripts, "bin", "pot"),
 		"E2E_IMAGE_DIR=" + imageDir,
 		"E2E_WEBSERVER=" + jailPrograms[1].path,
+		"E2E_POT_CACHE=" + potCache,
 	}
 	root, err := repoRoot()
 	if err != nil {
@@ -264,7 +268,18 @@ func orDefault(s, d string) string {
 // setupPot initializes pot, creates the base pot from the emulated release
 // tarball and exports the test image; it returns the image's folder.
 func setupPot() (string, error) {
-	if err := potCmd("init", "-m"); err != nil {
+	// As an operator with pf configured: pf_rules names a rules file with
+	// pot's anchors (pot init checks it; the emulation's /etc is the
+	// host's, so the file is in the machine's /usr/local/etc), which
+	// vnet-start loads when pf lacks them. -s: no syslogd changes.
+	const pfRules = "/usr/local/etc/pf.conf"
+	if out, err := exec.Command("sysrc", "pf_rules="+pfRules).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("sysrc pf_rules: %v: %s", err, out)
+	}
+	if err := os.WriteFile(pfRules, []byte("nat-anchor pot-nat\nrdr-anchor \"pot-rdr/*\"\n"), 0o644); err != nil {
+		return "", err
+	}
+	if err := potCmd("init", "-s"); err != nil {
 		return "", err
 	}
 	if err := installRelease(); err != nil {
@@ -299,7 +314,7 @@ func installRelease() error {
 		return err
 	}
 	rel := release + "-RELEASE"
-	if err := os.WriteFile(filepath.Join("/var/cache/pot", rel+"_base.txz"), tarball, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(potCache, rel+"_base.txz"), tarball, 0o644); err != nil {
 		return err
 	}
 	sum := sha256.Sum256(tarball)
