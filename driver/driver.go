@@ -82,6 +82,9 @@ type Driver struct {
 	// (janitor.go); flight is what starts under way use.
 	janitor janitorState
 	flight  inFlight
+	// configured wakes the janitor when SetConfig changed its period
+	// (New starts it before Nomad's SetConfig).
+	configured chan struct{}
 	// images is the image cache's view of pot's storage, made on first
 	// use (imagestore.go).
 	storeMu sync.Mutex
@@ -102,6 +105,8 @@ func New(logger hclog.Logger) *Driver {
 		pot:     pot.New(cfg.PotBin, logger.Named("pot")),
 		tasks:   newTaskStore(),
 		host:    freebsd.System(),
+
+		configured: make(chan struct{}, 1),
 	}
 	d.flight.pots = map[string]int{}
 	d.flight.images = map[string]int{}
@@ -136,6 +141,10 @@ func (d *Driver) SetConfig(c *base.Config) error {
 	d.storeMu.Lock()
 	d.images = nil // pot_bin may name another pot
 	d.storeMu.Unlock()
+	select {
+	case d.configured <- struct{}{}:
+	default: // a wake-up is pending already
+	}
 	return d.startRegistrar(cfg)
 }
 

@@ -93,7 +93,9 @@ func (d *Driver) usesImage(image string) bool {
 }
 
 // janitorLoop runs a janitor pass every orphan_sweep_period until the
-// plugin shuts down.
+// plugin shuts down. A new plugin config restarts the wait with its
+// period: the loop starts in New, before Nomad's SetConfig, and the first
+// pass must not wait out the default.
 func (d *Driver) janitorLoop() {
 	for {
 		_, period := d.pluginConfig().Orphans()
@@ -105,6 +107,9 @@ func (d *Driver) janitorLoop() {
 		case <-d.ctx.Done():
 			timer.Stop()
 			return
+		case <-d.configured:
+			timer.Stop()
+			continue
 		case <-timer.C:
 		}
 		d.janitorPass(time.Now())

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -160,7 +161,7 @@ func (d *Driver) abortStart(h *taskHandle) {
 func (d *Driver) DestroyTask(taskID string, force bool) error {
 	h, ok := d.tasks.get(taskID)
 	if !ok {
-		return nil
+		return d.destroyPotsOfTask(taskID)
 	}
 	if !h.exited() {
 		if !force {
@@ -177,6 +178,37 @@ func (d *Driver) DestroyTask(taskID string, force bool) error {
 	}
 	d.tasks.remove(taskID)
 	return nil
+}
+
+// destroyPotsOfTask destroys the pot of a task the driver does not hold —
+// one whose jail ended while the agent was down (RecoverTask failed, so
+// Nomad destroys it) or that a plugin lost — now, not at the orphan sweep
+// minutes later. Its name ends as the task ID says; a pot a task or start
+// of the driver owns is left alone.
+func (d *Driver) destroyPotsOfTask(taskID string) error {
+	end := potNameEnd(taskID)
+	if end == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(d.ctx, 2*time.Minute)
+	defer cancel()
+	names, err := d.potClient().List(ctx)
+	if err != nil {
+		return fmt.Errorf("listing pots for task %s: %w", taskID, err)
+	}
+	var errs []error
+	for _, name := range names {
+		if !strings.HasSuffix(name, end) || !driverPotName.MatchString(name) || d.ownsPot(name) {
+			continue
+		}
+		d.logger.Info("destroying the pot of a task the driver does not hold", "task_id", taskID, "pot", name)
+		if err := d.destroyPot(name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		d.removeOrphanLimits(ctx, name)
+	}
+	return errors.Join(errs...)
 }
 
 // destroyPot destroys a pot; one that is already gone is fine.

@@ -12,6 +12,7 @@ import (
 	dtestutil "github.com/hashicorp/nomad/plugins/drivers/testutils"
 
 	"github.com/bsdpot/nomad-pot-driver/hclspec"
+	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
 func TestBatchExitCodes(t *testing.T) {
@@ -315,4 +316,67 @@ func TestStartWaitsForTheJail(t *testing.T) {
 	if err := h.StopTask(cfg.ID, 5*time.Second, "SIGTERM"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestDestroyTaskNotHeld: DestroyTask of a task the driver does not hold —
+// its jail ended while the agent was down, so RecoverTask failed and Nomad
+// destroys it; or a plugin that lost it — destroys that task's pot at once
+// (it waited for the orphan sweep), and only that one; a second call is
+// harmless.
+func TestDestroyTaskNotHeld(t *testing.T) {
+	env := newTestEnv(t)
+	_, h := env.newDriver()
+	ctx := context.Background()
+	potOf := func(cfg *drivers.TaskConfig) string {
+		t.Helper()
+		st, err := h.InspectTask(cfg.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.DriverAttributes["pot_name"]
+	}
+	lost, tc := env.task("lost", "sleep 60")
+	start(t, h, lost, tc)
+	// The same task name in another alloc: not the task's pot.
+	other, tc2 := env.task("lost", "sleep 60")
+	start(t, h, other, tc2)
+	lostPot, otherPot := potOf(lost), potOf(other)
+
+	_, fresh := env.newDriver() // a plugin that holds neither
+	for i := 0; i < 2; i++ {
+		if err := fresh.DestroyTask(lost.ID, true); err != nil {
+			t.Fatalf("DestroyTask %d: %v", i+1, err)
+		}
+	}
+	all, err := env.client.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(all, lostPot) || !slices.Contains(all, otherPot) {
+		t.Fatalf("after DestroyTask of %s by a plugin not holding it: pots %q (want %s gone, %s kept)", lost.ID, all, lostPot, otherPot)
+	}
+	if err := fresh.DestroyTask("not-a-task-id", true); err != nil {
+		t.Fatalf("DestroyTask of a malformed ID: %v", err)
+	}
+}
+
+// TestRetriedStart: when the plugin exits during StartTask, Nomad starts
+// the task again under the same ID; the pot the first start made (named
+// from the ID) is no task's and goes, and the retried start runs.
+func TestRetriedStart(t *testing.T) {
+	env := newTestEnv(t)
+	_, h := env.newDriver()
+	cfg, tc := env.task("retried", `echo second start; sleep 60`)
+	name, alloc := potNameParts(cfg)
+	left, err := env.client.Prepare(context.Background(), pot.PrepareOptions{URL: env.imageURL, Image: testImage, Tag: testTag,
+		Name: name, Alloc: alloc, Argv: []string{"/bin/sh", "-c", "echo first start"}, Network: pot.NetworkInherit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, h, cfg, tc)
+	st, err := h.InspectTask(cfg.ID)
+	if err != nil || st.State != drivers.TaskStateRunning || st.DriverAttributes["pot_name"] != left {
+		t.Fatalf("retried start: %+v %v (the earlier start's pot was %s)", st, err, left)
+	}
+	logContains(t, cfg, "stdout", "second start")
 }

@@ -276,27 +276,39 @@ var unsafeNameChars = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
 // is new on every start), so every task start gets a name of its own that
 // leads back to its job, task and alloc.
 func potNameParts(cfg *drivers.TaskConfig) (name, alloc string) {
-	clean := func(s string, max int) string {
-		s = strings.Trim(unsafeNameChars.ReplaceAllString(s, "-"), "-")
-		if len(s) > max {
-			s = s[:max]
-		}
-		if s == "" {
-			s = "x"
-		}
-		return s
-	}
 	job := cfg.JobID
 	if job == "" {
 		job = cfg.JobName
 	}
-	name = clean(job, 24) + "_" + clean(cfg.Name, 24)
+	name = cleanNamePart(job, 24) + "_" + cleanNamePart(cfg.Name, 24)
 	suffix := cfg.ID
 	if i := strings.LastIndexByte(suffix, '/'); i >= 0 {
 		suffix = suffix[i+1:]
 	}
-	alloc = clean(cfg.AllocID, 36) + "_" + clean(suffix, 16)
+	alloc = cleanNamePart(cfg.AllocID, 36) + "_" + cleanNamePart(suffix, 16)
 	return name, alloc
+}
+
+func cleanNamePart(s string, max int) string {
+	s = strings.Trim(unsafeNameChars.ReplaceAllString(s, "-"), "-")
+	if len(s) > max {
+		s = s[:max]
+	}
+	if s == "" {
+		s = "x"
+	}
+	return s
+}
+
+// potNameEnd is how the pot of Nomad's task ID ALLOC/TASK/SUFFIX ends,
+// "_TASK_ALLOC_SUFFIX" (the job's name is not in the ID), or "" for an ID
+// not of that form.
+func potNameEnd(taskID string) string {
+	parts := strings.Split(taskID, "/")
+	if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+		return ""
+	}
+	return "_" + cleanNamePart(parts[1], 24) + "_" + cleanNamePart(parts[0], 36) + "_" + cleanNamePart(parts[2], 16)
 }
 
 func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.TaskHandle, _ *drivers.DriverNetwork, err error) {
@@ -318,9 +330,21 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		d.emit(cfg, "Environment variables left out of the jail (pot exports shell variable names only): "+strings.Join(p.envSkipped, ", "))
 	}
 	imported := false
-	if names, lerr := client.List(ctx); lerr == nil && !slices.Contains(names, p.image) {
-		imported = true
-		d.emit(cfg, fmt.Sprintf("Importing image %s tag %s from %s", p.prepare.Image, p.prepare.Tag, p.prepare.URL))
+	if names, lerr := client.List(ctx); lerr == nil {
+		// Nomad starts a task again under the same ID when the plugin
+		// exited during its StartTask: the pot that start made (its name
+		// comes from the ID) is no task's, and goes before prepare,
+		// which would refuse the name.
+		if slices.Contains(names, p.potName) && !d.tasks.hasPot(p.potName) {
+			d.logger.Info("destroying the pot an earlier start of this task left (the plugin exited during it)", "pot", p.potName)
+			if err := d.destroyPot(p.potName); err != nil {
+				return nil, nil, fmt.Errorf("the pot an earlier start of this task left: %w", err)
+			}
+		}
+		if !slices.Contains(names, p.image) {
+			imported = true
+			d.emit(cfg, fmt.Sprintf("Importing image %s tag %s from %s", p.prepare.Image, p.prepare.Tag, p.prepare.URL))
+		}
 	}
 	if _, err := client.Prepare(ctx, p.prepare); err != nil {
 		// prepare may have got as far as creating the pot, and as far
