@@ -303,7 +303,14 @@ ports {
 	if err := os.WriteFile(nomadCfg, []byte(nomadConfig(nomadHTTP, nomadRPC, nomadSerf, consulHTTP, c.PotBin, c.HostDir, opts.DriverConsul, limitTools)), 0o644); err != nil {
 		return nil, err
 	}
-	env := c.procEnv()
+	// Nomad's plugins (the pot driver, logmon) listen on sockets in
+	// TMPDIR; one killed (TestPluginKilled, a SIGKILLed agent) leaves its
+	// socket behind: in the run folder, which goes at Stop, not in /tmp.
+	nomadTmp := filepath.Join(c.Dir, "tmp")
+	if err := os.MkdirAll(nomadTmp, 0o755); err != nil {
+		return nil, err
+	}
+	env := c.procEnv("TMPDIR=" + nomadTmp)
 	if opts.Potsim {
 		env = append(env, "POTSIM_ROOT="+c.PotsimRoot)
 	}
