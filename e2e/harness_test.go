@@ -177,8 +177,8 @@ type alloc struct {
 		State  string
 		Failed bool
 		Events []struct {
-			Type     string
-			ExitCode int
+			Type, DisplayMessage string
+			ExitCode             int
 		}
 	}
 }

@@ -220,6 +220,18 @@ func testBatch(t *testing.T, c *cluster.Cluster, root string) {
 		if !regexp.MustCompile(`batch: running in pot batch_report_` + a.ID + `_\w+, alloc ` + a.ID + `, on Linux`).MatchString(stdout) {
 			t.Errorf("nomad alloc logs: stdout lacks the task's line:\n%s", stdout)
 		}
+		// The job's meta: the key no sh can export is left out, an event
+		// says so; the other reaches the task.
+		if !strings.Contains(stdout, "batch: release r1\n") {
+			t.Errorf("nomad alloc logs: stdout lacks NOMAD_META_release:\n%s", stdout)
+		}
+		left := false
+		for _, ev := range a.TaskStates["report"].Events {
+			left = left || strings.Contains(ev.DisplayMessage, "Environment variables left out of the jail") && strings.Contains(ev.DisplayMessage, "NOMAD_META_app.version")
+		}
+		if !left {
+			t.Errorf("no task event names NOMAD_META_app.version as left out: %+v", a.TaskStates["report"].Events)
+		}
 		stderr := allocLogs(t, c, a.ID, "report", true)
 		if !strings.Contains(stderr, fmt.Sprintf("batch: something went wrong, exiting %d", tc.code)) {
 			t.Errorf("nomad alloc logs -stderr lacks the task's line:\n%s", stderr)

@@ -44,6 +44,14 @@ variable "exit_code" {
 job "batch" {
   type = "batch"
 
+  # Nomad allows meta keys no sh can export: NOMAD_META_app.version is
+  # left out of the jail (a task event names it); NOMAD_META_release
+  # reaches it. The map form, `meta = {...}`, takes quoted keys.
+  meta = {
+    "app.version" = "1.2"
+    release       = "r1"
+  }
+
   group "batch" {
     # One run, reported as it ended: no restart, no rescheduling.
     restart {
@@ -71,6 +79,7 @@ job "batch" {
         # Nomad give the jail; ${var.exit_code} is filled in by Nomad.
         args = ["-c", join("; ", [
           "echo \"batch: running in pot $_POT_NAME, alloc $NOMAD_ALLOC_ID, on $(uname -s)\"",
+          "echo \"batch: release $NOMAD_META_release\"",
           "echo \"batch: something went wrong, exiting ${var.exit_code}\" >&2",
           "exit ${var.exit_code}",
         ])]
