@@ -181,32 +181,42 @@ func newNetns(file string) error {
 		return err
 	}
 	f.Close()
+	err = inNetns(func() error { return unix.Unshare(unix.CLONE_NEWNET) }, func() error {
+		return unix.Mount("/proc/thread-self/ns/net", file, "", unix.MS_BIND, "")
+	})
+	if err != nil {
+		_ = os.Remove(file)
+		return err
+	}
+	return nil
+}
+
+// inNetns runs f on a thread of its own that enter has moved into another
+// network namespace, then moves the thread back. A thread that cannot go
+// back ends with its goroutine, still locked: Go throws it away.
+func inNetns(enter, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			errc <- err
-			return // the locked thread ends with the goroutine
+			return
 		}
 		defer unix.Close(orig)
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		if err := enter(); err != nil {
 			errc <- err
 			return
 		}
-		merr := unix.Mount("/proc/thread-self/ns/net", file, "", unix.MS_BIND, "")
+		ferr := f()
 		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
-			errc <- err
-			return // stays locked: the thread is thrown away
+			errc <- errors.Join(ferr, err)
+			return
 		}
 		runtime.UnlockOSThread()
-		errc <- merr
+		errc <- ferr
 	}()
-	if err := <-errc; err != nil {
-		_ = os.Remove(file)
-		return err
-	}
-	return nil
+	return <-errc
 }
 
 // enterJail is jexec: it enters the jail in this very process (the

@@ -54,35 +54,16 @@ func enterNetns(file string) error {
 	return unix.Setns(fd, unix.CLONE_NEWNET)
 }
 
-// runInNetns runs a program in the network namespace of file: forked by a
-// thread that enters the namespace for it and then goes back (a thread
-// that cannot go back ends with its goroutine, still locked).
+// runInNetns runs a program in the network namespace of file, forked by a
+// thread that enters the namespace for it (inNetns).
 func runInNetns(file string, name string, args ...string) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer unix.Close(orig)
-		if err := enterNetns(file); err != nil {
-			errc <- err
-			return
-		}
+	return inNetns(func() error { return enterNetns(file) }, func() error {
 		out, err := exec.Command(name, args...).CombinedOutput()
 		if err != nil {
-			err = fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+			return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 		}
-		if serr := unix.Setns(orig, unix.CLONE_NEWNET); serr != nil {
-			errc <- errors.Join(err, serr)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- err
-	}()
-	return <-errc
+		return nil
+	})
 }
 
 // buildWire makes the wire's namespace, kept by a bind mount on file, moves
