@@ -12,7 +12,6 @@ import (
 	dtestutil "github.com/hashicorp/nomad/plugins/drivers/testutils"
 
 	"github.com/bsdpot/nomad-pot-driver/hclspec"
-	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
 func TestBatchExitCodes(t *testing.T) {
@@ -368,11 +367,7 @@ func TestRetriedStart(t *testing.T) {
 	_, h := env.newDriver()
 	cfg, tc := env.task("retried", `echo second start; sleep 60`)
 	name, alloc := potNameParts(cfg)
-	left, err := env.client.Prepare(context.Background(), pot.PrepareOptions{URL: env.imageURL, Image: testImage, Tag: testTag,
-		Name: name, Alloc: alloc, Argv: []string{"/bin/sh", "-c", "echo first start"}, Network: pot.NetworkInherit})
-	if err != nil {
-		t.Fatal(err)
-	}
+	left := env.preparePot(name, alloc, "echo first start")
 	start(t, h, cfg, tc)
 	st, err := h.InspectTask(cfg.ID)
 	if err != nil || st.State != drivers.TaskStateRunning || st.DriverAttributes["pot_name"] != left {

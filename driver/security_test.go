@@ -52,7 +52,13 @@ func (b *syncBuffer) String() string {
 func (e *testEnv) newDriverLogged(cfg *hclspec.PluginConfig) (*Driver, *dtestutil.DriverHarness, *syncBuffer) {
 	e.t.Helper()
 	logs := &syncBuffer{}
-	logger := hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: io.MultiWriter(logs, testlog.NewWriter(e.t))})
+	d, h := e.newDriverWithLogger(cfg, hclog.New(&hclog.LoggerOptions{Level: hclog.Debug, Output: io.MultiWriter(logs, testlog.NewWriter(e.t))}))
+	return d, h, logs
+}
+
+// newDriverWithLogger is newDriverWith logging to logger.
+func (e *testEnv) newDriverWithLogger(cfg *hclspec.PluginConfig, logger hclog.Logger) (*Driver, *dtestutil.DriverHarness) {
+	e.t.Helper()
 	d := New(logger)
 	h := dtestutil.NewDriverHarness(e.t, d)
 	addTestDriver(e.t, d)
@@ -63,7 +69,20 @@ func (e *testEnv) newDriverLogged(cfg *hclspec.PluginConfig) (*Driver, *dtestuti
 	if err := h.SetConfig(&base.Config{PluginConfig: data}); err != nil {
 		e.t.Fatalf("SetConfig: %v", err)
 	}
-	return d, h, logs
+	return d, h
+}
+
+// preparePot makes a pot named as the driver names them (name, alloc) that
+// runs script, behind the driver's back; the test's end destroys it.
+func (e *testEnv) preparePot(name, alloc, script string) string {
+	e.t.Helper()
+	p, err := e.client.Prepare(context.Background(), pot.PrepareOptions{URL: e.imageURL, Image: testImage, Tag: testTag,
+		Name: name, Alloc: alloc, Argv: []string{"/bin/sh", "-c", script}, Network: pot.NetworkInherit})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = e.client.Destroy(context.Background(), p, true) })
+	return p
 }
 
 // startFails starts a task that must be refused: the error must name
@@ -813,23 +832,10 @@ func TestImageCachePrune(t *testing.T) {
 func TestLogDurationsAreStrings(t *testing.T) {
 	env := newTestEnv(t)
 	logs := &syncBuffer{}
-	d := New(hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, JSONFormat: true, Output: logs}))
-	h := dtestutil.NewDriverHarness(t, d)
-	addTestDriver(t, d)
-	var data []byte
-	if err := base.MsgPackEncode(&data, &hclspec.PluginConfig{PotBin: potsimBin, OrphanGrace: "1m"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.SetConfig(&base.Config{PluginConfig: data}); err != nil {
-		t.Fatalf("SetConfig: %v", err)
-	}
+	d, _ := env.newDriverWithLogger(&hclspec.PluginConfig{PotBin: potsimBin, OrphanGrace: "1m"},
+		hclog.New(&hclog.LoggerOptions{Level: hclog.Trace, JSONFormat: true, Output: logs}))
 	name, alloc := orphanName("web", "durations")
-	orphan, err := env.client.Prepare(context.Background(), pot.PrepareOptions{URL: env.imageURL, Image: testImage, Tag: testTag,
-		Name: name, Alloc: alloc, Argv: []string{"/bin/sh", "-c", "true"}, Network: pot.NetworkInherit})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.client.Destroy(context.Background(), orphan, true) })
+	env.preparePot(name, alloc, "true")
 	t0 := time.Now()
 	d.janitorPass(t0)
 	d.janitorPass(t0.Add(61 * time.Second))
@@ -866,12 +872,7 @@ func TestJanitorFirstPassAtConfiguredPeriod(t *testing.T) {
 	env := newTestEnv(t)
 	env.newDriverWith(&hclspec.PluginConfig{PotBin: potsimBin, OrphanSweepPeriod: "1s", OrphanGrace: "1s"})
 	name, alloc := orphanName("web", "janitor")
-	orphan, err := env.client.Prepare(context.Background(), pot.PrepareOptions{URL: env.imageURL, Image: testImage, Tag: testTag,
-		Name: name, Alloc: alloc, Argv: []string{"/bin/sh", "-c", "true"}, Network: pot.NetworkInherit})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.client.Destroy(context.Background(), orphan, true) })
+	orphan := env.preparePot(name, alloc, "true")
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		all, err := env.client.List(context.Background())
