@@ -368,6 +368,20 @@ func waitResult(t *testing.T, h *dtestutil.DriverHarness, id string, within time
 	return nil
 }
 
+// killGrace is what a kill may add to a task's kill_timeout (issue 12: a
+// stop takes kill_timeout plus at most half a second).
+const killGrace = 500 * time.Millisecond
+
+// readLog is the task's log of stream as logmon has written it so far.
+func readLog(t *testing.T, cfg *drivers.TaskConfig, stream string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(cfg.TaskDir().LogDir, cfg.Name+"."+stream+".0"))
+	if err != nil {
+		t.Fatalf("reading the task's %s: %v", stream, err)
+	}
+	return string(b)
+}
+
 // logContains waits until the task's stdout log (written by Nomad's logmon
 // from the fifo) contains want.
 func logContains(t *testing.T, cfg *drivers.TaskConfig, stream, want string) {

@@ -53,6 +53,14 @@ type taskHandle struct {
 	limits        *taskLimits
 	stopRequested atomic.Bool
 
+	// stop is the task's pot stop (or kill), once one has begun (see
+	// beginStop). StopTask returns once the task has exited, which may be
+	// before pot stop has finished its cleanup (pot start returns as soon
+	// as the jail is gone): DestroyTask waits for it before it destroys
+	// the pot.
+	stopMu sync.Mutex
+	stop   *stopRun
+
 	// done is closed once exitResult and completedAt are set.
 	done        chan struct{}
 	mu          sync.Mutex
@@ -194,4 +202,47 @@ func (s *taskStore) remove(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.tasks, id)
+}
+
+// stopRun is one pot stop of a task: done is closed when it has returned,
+// err set before that.
+type stopRun struct {
+	done chan struct{}
+	err  error
+}
+
+// beginStop starts run as the task's stop, unless one is under way or has
+// succeeded (that one is returned): a task is stopped once, and a second
+// StopTask or DestroyTask waits for the first stop rather than running
+// pot stop again. A stop that failed may be tried again.
+func (h *taskHandle) beginStop(run func() error) *stopRun {
+	h.stopMu.Lock()
+	defer h.stopMu.Unlock()
+	if r := h.stop; r != nil {
+		select {
+		case <-r.done:
+			if r.err == nil {
+				return r
+			}
+		default:
+			return r
+		}
+	}
+	r := &stopRun{done: make(chan struct{})}
+	h.stop = r
+	go func() {
+		defer close(r.done)
+		r.err = run()
+	}()
+	return r
+}
+
+// waitStopped waits for the task's stop, if one has begun, to return.
+func (h *taskHandle) waitStopped() {
+	h.stopMu.Lock()
+	r := h.stop
+	h.stopMu.Unlock()
+	if r != nil {
+		<-r.done
+	}
 }

@@ -42,10 +42,12 @@ func (d *Driver) WaitTask(ctx context.Context, taskID string) (<-chan *drivers.E
 }
 
 // stopEscalation is how long `pot stop` lets the jail's processes go on
-// after its SIGTERM before SIGKILL (pot's stop_timeout). The task's own
-// kill_timeout is honoured by StopTask before pot stop is called, and
-// Nomad does not tell a driver kill_timeout at start, so the jail's
-// escalation is kept short: the task is gone soon after its timeout.
+// after its SIGTERM before SIGKILL (pot's stop_timeout, set at prepare
+// unless the job sets it). It applies where the jail is stopped, not
+// killed: a task whose main process exited (pot start's own cleanup), a
+// task the stop signal could not reach, DestroyTask with force. After a
+// task's kill_timeout the jail is killed (stopJail with kill), with no
+// grace at all.
 const stopEscalation = 2 * time.Second
 
 // defaultKillSignal is sent when the task names no kill_signal. Not
@@ -54,9 +56,12 @@ const stopEscalation = 2 * time.Second
 // task could never see it (the docker driver defaults to SIGTERM too).
 const defaultKillSignal = "SIGTERM"
 
-// StopTask sends the signal (defaultKillSignal if none) to the task's main process,
-// waits up to timeout for it to exit, then stops the jail.
+// StopTask sends the signal (defaultKillSignal if none) to the task's main
+// process and, if the task has not exited within timeout of the call (its
+// kill_timeout), kills the jail: Nomad's kill_timeout is the time before
+// a force kill, so what follows it is not another polite request.
 func (d *Driver) StopTask(taskID string, timeout time.Duration, signal string) error {
+	deadline := time.Now().Add(timeout)
 	h, ok := d.tasks.get(taskID)
 	if !ok {
 		return errTaskNotFound(taskID)
@@ -84,46 +89,49 @@ func (d *Driver) StopTask(taskID string, timeout time.Duration, signal string) e
 	cancel()
 	if err != nil {
 		h.logger.Warn("sending the stop signal failed; stopping the jail", "signal", sig, "error", err)
-	} else {
-		timer := time.NewTimer(timeout)
-		defer timer.Stop()
-		select {
-		case <-h.done:
-			return nil
-		case <-timer.C:
-		}
+		return d.stopJail(h, false)
 	}
-	return d.stopJail(h)
+	// From here the task has its signal: what follows kill_timeout is a
+	// kill, so the jail's stop grace goes now, while the task has its
+	// time, and pot stop then removes the jail at once. Bounded by the
+	// deadline; if it does not make it, the kill sets it itself.
+	kill := true
+	if left := time.Until(deadline); left > 0 {
+		ctx, cancel := context.WithTimeout(d.ctx, left)
+		kill = client.SetStopGrace(ctx, h.potName, 0) != nil
+		cancel()
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-h.done:
+		return nil
+	case <-timer.C:
+	}
+	return d.stopJail(h, kill)
 }
 
 // stopAttempts bounds the retries of pot stop in stopJail.
 const stopAttempts = 6
 
-// stopJail runs `pot stop` and waits for `pot start` to return.
-func (d *Driver) stopJail(h *taskHandle) error {
+// stopJail stops the task's jail (`pot stop`: SIGTERM, then SIGKILL after
+// the pot's stop_timeout) or, with kill, removes it at once (pot.Client.Kill),
+// and returns once pot start has returned: the task's exit is known, though
+// pot stop may still be cleaning up (see taskHandle.stop). A task gets
+// one stop; a second call waits for the first.
+func (d *Driver) stopJail(h *taskHandle, kill bool) error {
 	if h.exited() {
 		return nil
 	}
 	h.stopRequested.Store(true)
-	ctx, cancel := context.WithTimeout(d.ctx, stopEscalation+time.Minute)
-	defer cancel()
-	// The pot client waits out pot start's starting window; what is left
-	// to retry here is a jail that is already gone while its pot start
-	// has not returned yet (pot stop refuses a pot that does not run):
-	// retry until it returns.
-	for attempt := 1; ; attempt++ {
-		err := d.potClient().Stop(ctx, h.potName)
-		if err == nil || h.exited() {
-			break
-		}
-		if attempt == stopAttempts {
-			return fmt.Errorf("stopping pot %s: %w", h.potName, err)
-		}
-		select {
-		case <-h.done:
-			return nil
-		case <-time.After(500 * time.Millisecond):
-		}
+	r := h.beginStop(func() error { return d.runStop(h, kill) })
+	select {
+	case <-h.done:
+		return nil
+	case <-r.done:
+	}
+	if r.err != nil && !h.exited() {
+		return r.err
 	}
 	select {
 	case <-h.done:
@@ -139,6 +147,36 @@ func (d *Driver) stopJail(h *taskHandle) error {
 		return nil
 	case <-time.After(5 * time.Second):
 		return fmt.Errorf("pot %s: pot start process %d did not exit", h.potName, h.proc.Pid())
+	}
+}
+
+// runStop is a task's pot stop (or kill), retried while pot start has not
+// returned.
+func (d *Driver) runStop(h *taskHandle, kill bool) error {
+	ctx, cancel := context.WithTimeout(d.ctx, stopEscalation+time.Minute)
+	defer cancel()
+	client := d.potClient()
+	stop := client.Stop
+	if kill {
+		stop = client.Kill
+	}
+	// The pot client waits out pot start's starting window; what is left
+	// to retry here is a jail that is already gone while its pot start
+	// has not returned yet (pot stop refuses a pot that does not run):
+	// retry until it returns.
+	for attempt := 1; ; attempt++ {
+		err := stop(ctx, h.potName)
+		if err == nil || h.exited() {
+			return nil
+		}
+		if attempt == stopAttempts {
+			return fmt.Errorf("stopping pot %s: %w", h.potName, err)
+		}
+		select {
+		case <-h.done:
+			return nil
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
 }
 
@@ -167,10 +205,12 @@ func (d *Driver) DestroyTask(taskID string, force bool) error {
 		if !force {
 			return errTaskRunning
 		}
-		if err := d.stopJail(h); err != nil {
+		if err := d.stopJail(h, false); err != nil {
 			return err
 		}
 	}
+	// A stop whose task has exited may still be cleaning up the pot.
+	h.waitStopped()
 	d.deregisterFromConsul(h)
 	d.removeLimits(h.limits)
 	if err := d.destroyPot(h.potName); err != nil {

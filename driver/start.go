@@ -427,7 +427,7 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 			// (and a jail made meanwhile) goes with it below.
 			d.abortStart(h)
 		} else {
-			d.stopJail(h)
+			d.stopJail(h, true)
 		}
 		return nil, nil, err
 	}
@@ -436,7 +436,7 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 	handle.Config = cfg
 	handle.State = drivers.TaskStateRunning
 	if err := handle.SetDriverState(&state); err != nil {
-		d.stopJail(h)
+		d.stopJail(h, true)
 		return nil, nil, fmt.Errorf("saving the driver state: %w", err)
 	}
 	d.tasks.add(h)

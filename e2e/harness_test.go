@@ -179,6 +179,7 @@ type alloc struct {
 		Events []struct {
 			Type, DisplayMessage string
 			ExitCode             int
+			Time                 int64 // Unix nanoseconds
 		}
 	}
 }

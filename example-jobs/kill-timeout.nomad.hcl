@@ -1,21 +1,21 @@
 # kill-timeout.nomad.hcl — a task that ignores SIGTERM, to show how a pot
-# task is stopped: kill_signal, kill_timeout, and pot's stop_timeout.
+# task is stopped: kill_signal and kill_timeout, as with any Nomad driver.
 #
 # When the task is stopped (nomad job stop, nomad alloc stop, an update):
-#   1. Nomad has the driver send `kill_signal` (here SIGTERM; SIGINT if not
-#      set) to the jail's main process (pot signal);
+#   1. Nomad has the driver send `kill_signal` (here SIGTERM; the driver's
+#      default is SIGTERM too) to the jail's main process (pot signal);
 #   2. the task gets `kill_timeout` (here 5 s) to exit;
-#   3. then the driver stops the jail (pot stop: SIGTERM to every process of
-#      the jail, SIGKILL after the jail's `stop_timeout`, the pot attribute
-#      set below; the driver sets 2 s if the job does not).
+#   3. then the driver kills the jail: every process in it, at once (it sets
+#      the pot's stop_timeout to 0 as soon as the signal is sent, so pot
+#      stop removes the jail without asking again).
 # This task traps SIGTERM, so it is killed (exit code 137, SIGKILL) some
-# kill_timeout + stop_timeout after the stop:
+# 5 s after the stop (the end-to-end tests hold it to 5.5 s):
 #
 #   nomad job run kill-timeout.nomad.hcl
 #   nomad job stop kill-timeout
 #   nomad alloc status <alloc>     # "Sent interrupt. Waiting 5s before force killing",
 #                                  # then "Terminated  Exit Code: 137"
-#   nomad alloc logs <alloc>       # "got SIGTERM, ignoring it" (twice: Nomad's, pot stop's)
+#   nomad alloc logs <alloc>       # "got SIGTERM, ignoring it" (once)
 #
 # A well-behaved program exits on kill_signal instead, and the jail is gone
 # at once. The script needs nothing but sh and sleep, so the Linux
@@ -63,7 +63,9 @@ job "kill-timeout" {
           "echo \"started; SIGTERM will be ignored\"",
           "while :; do sleep 1; done",
         ])]
-        # pot stop's grace between its SIGTERM and SIGKILL, in seconds.
+        # pot stop's grace between its SIGTERM and SIGKILL, in seconds: for
+        # the processes left when the main one exits by itself. A stop by
+        # Nomad does not wait for it (kill_timeout is the grace there).
         attributes = ["stop_timeout:1"]
       }
 

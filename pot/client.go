@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -310,6 +311,31 @@ func (c *Client) waitStopped(ctx context.Context, name string, refused error) er
 			return refused
 		}
 	}
+}
+
+// SetStopGrace sets how long pot stop lets the jail's processes go on after
+// its SIGTERM before they are killed: the pot's stop_timeout, which pot
+// stop hands to `jail -r` as stop.timeout. Whole seconds (rounded up);
+// 0 removes the jail at once, every process killed, no SIGTERM sent
+// (jail(8)). It takes effect at the next stop, also the one pot start runs
+// when the command ends.
+func (c *Client) SetStopGrace(ctx context.Context, name string, grace time.Duration) error {
+	if grace < 0 {
+		return fmt.Errorf("stop grace %s is negative", grace)
+	}
+	secs := int64((grace + time.Second - 1) / time.Second)
+	return c.SetAttribute(ctx, name, "stop_timeout", strconv.FormatInt(secs, 10))
+}
+
+// Kill removes a pot's jail at once, every process in it killed: no
+// SIGTERM, no grace (SetStopGrace 0, then Stop). A job's own stop_timeout
+// is overwritten; the pot is on its way out. Like Stop, Kill does not wait
+// for the pot start process.
+func (c *Client) Kill(ctx context.Context, name string) error {
+	if err := c.SetStopGrace(ctx, name, 0); err != nil {
+		return fmt.Errorf("setting stop_timeout 0 to kill the jail: %w", err)
+	}
+	return c.Stop(ctx, name)
 }
 
 // Destroy destroys a pot (`pot destroy [-F] -p NAME`); force stops it first
