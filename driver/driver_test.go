@@ -195,16 +195,27 @@ func testImageTar(t *testing.T) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	for _, dir := range []string{"etc/", "tmp/", "usr/", "usr/local/", "var/"} {
+	for _, dir := range []string{"bin/", "etc/", "tmp/", "usr/", "usr/local/", "var/"} {
 		if err := tw.WriteHeader(&tar.Header{Name: dir, Typeflag: tar.TypeDir, Mode: 0o755}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	body := []byte("# image's resolv.conf\n")
-	if err := tw.WriteHeader(&tar.Header{Name: "etc/resolv.conf", Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body))}); err != nil {
-		t.Fatal(err)
+	for _, f := range []struct {
+		name string
+		mode int64
+		body string
+	}{
+		{"etc/resolv.conf", 0o644, "# image's resolv.conf\n"},
+		// The base system's sh, which the tests' tasks run: potsim runs
+		// the host's (its jails are not chroots), but the driver looks
+		// for a program that cannot run in the jail's own file system.
+		{"bin/sh", 0o755, "#!/bin/sh\n# stands for FreeBSD's sh\n"},
+	} {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Typeflag: tar.TypeReg, Mode: f.mode, Size: int64(len(f.body))}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(f.body))
 	}
-	tw.Write(body)
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}

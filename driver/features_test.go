@@ -327,14 +327,78 @@ func TestEnvNamesNomadAllows(t *testing.T) {
 	}
 	logContains(t, cfg, "stdout", "meta=ops")
 	want := "Environment variables left out of the jail (pot exports shell variable names only): NOMAD_META_app.version, a-b"
+	if ev := waitEvent(events, cfg.ID, 10*time.Second, func(m string) bool { return m == want }); ev == nil {
+		t.Fatalf("no task event %q", want)
+	}
+}
+
+// waitEvent is the first event of task id whose message matches, nil if
+// none comes within limit.
+func waitEvent(events <-chan *drivers.TaskEvent, id string, limit time.Duration, match func(string) bool) *drivers.TaskEvent {
+	timeout := time.After(limit)
 	for {
 		select {
 		case ev := <-events:
-			if ev.TaskID == cfg.ID && ev.Message == want {
-				return
+			if ev.TaskID == id && match(ev.Message) {
+				return ev
 			}
-		case <-time.After(10 * time.Second):
-			t.Fatalf("no task event %q", want)
+		case <-timeout:
+			return nil
+		}
+	}
+}
+
+// TestCommandNotFound: a task whose program is not in the jail ends as sh
+// does (127), and a task event names the program and where it was looked
+// for: the jail's file system, not the host's (the test binary exists on
+// the host only; on pot's scripts, where jails are chroots). A program that is there but exits 127 itself gets no
+// such event.
+func TestCommandNotFound(t *testing.T) {
+	env := newTestEnv(t)
+	_, h := env.newDriver()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, err := h.TaskEvents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostOnly, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, command string
+		want          string // in the event; "" for no event
+	}{
+		{"absent", "/no/such/program", `Command "/no/such/program" cannot run in the jail (exit code 127): no such file in the jail's file system; looked at /no/such/program (the jail's root is `},
+		{"hostonly", hostOnly, fmt.Sprintf("Command %q cannot run in the jail (exit code 127): no such file in the jail's file system; looked at %s (the jail's root is ", hostOnly, hostOnly)},
+		{"bare", "no-such-program", `Command "no-such-program" cannot run in the jail (exit code 127): no such file in the jail's file system; looked at `},
+		{"exits127", "", ""},
+	} {
+		if tc.name == "hostonly" && !onRealPot {
+			// potsim's jails are not chroots: the host's program runs.
+			continue
+		}
+		cfg, task := env.task(tc.name, "exit 127")
+		if tc.command != "" {
+			task.Command, task.Args = tc.command, nil
+		}
+		start(t, h, cfg, task)
+		res := waitResult(t, h, cfg.ID, 20*time.Second)
+		if res.ExitCode != 127 {
+			t.Errorf("%s: exit %+v, want 127 (sh's not found)", tc.name, res)
+			continue
+		}
+		ev := waitEvent(events, cfg.ID, time.Second, func(m string) bool { return strings.HasPrefix(m, "Command ") })
+		switch {
+		case tc.want == "" && ev != nil:
+			t.Errorf("%s: an event for a program that is there: %q", tc.name, ev.Message)
+		case tc.want != "" && ev == nil:
+			t.Errorf("%s: no task event naming the program; want %q", tc.name, tc.want)
+		case tc.want != "" && !strings.HasPrefix(ev.Message, tc.want):
+			t.Errorf("%s: event %q, want it to start %q", tc.name, ev.Message, tc.want)
+		case ev != nil:
+			t.Logf("%s: event: %s", tc.name, ev.Message)
 		}
 	}
 }

@@ -46,8 +46,8 @@ type taskHandle struct {
 	network   *drivers.DriverNetwork
 	consul    *consul.Service
 	logger    hclog.Logger
-	// onExit runs once the exit result is known.
-	onExit func(*taskHandle)
+	// hooks are the driver's part in the task's exit.
+	hooks handleHooks
 	// limits are the jail's resource limits (nil: none); stopRequested is
 	// set once the driver starts stopping the task (for OOM attribution).
 	limits        *taskLimits
@@ -68,7 +68,15 @@ type taskHandle struct {
 	completedAt time.Time
 }
 
-func newTaskHandle(st *TaskState, proc *pot.Process, logger hclog.Logger, onExit func(*taskHandle)) *taskHandle {
+// handleHooks are what the driver does when a task exits: explain runs
+// before the exit result is known to Nomad (an event then comes before
+// the restart policy acts), exited after.
+type handleHooks struct {
+	explain func(*taskHandle, *drivers.ExitResult)
+	exited  func(*taskHandle)
+}
+
+func newTaskHandle(st *TaskState, proc *pot.Process, logger hclog.Logger, hooks handleHooks) *taskHandle {
 	h := &taskHandle{
 		id:        st.TaskConfig.ID,
 		cfg:       st.TaskConfig,
@@ -80,7 +88,7 @@ func newTaskHandle(st *TaskState, proc *pot.Process, logger hclog.Logger, onExit
 		consul:    st.Consul,
 		logger:    logger.With("task_id", st.TaskConfig.ID, "pot", st.PotName),
 		done:      make(chan struct{}),
-		onExit:    onExit,
+		hooks:     hooks,
 		limits:    st.limits,
 	}
 	go h.watch()
@@ -97,13 +105,16 @@ func (h *taskHandle) watch() {
 	}
 	res.OOMKilled = h.limits.oomKilled(res, h.stopRequested.Load())
 	h.logger.Debug("pot exited", "exit_code", res.ExitCode, "signal", res.Signal, "error", err)
+	if h.hooks.explain != nil {
+		h.hooks.explain(h, res)
+	}
 	h.mu.Lock()
 	h.exitResult = res
 	h.completedAt = time.Now()
 	h.mu.Unlock()
 	close(h.done)
-	if h.onExit != nil {
-		h.onExit(h)
+	if h.hooks.exited != nil {
+		h.hooks.exited(h)
 	}
 }
 

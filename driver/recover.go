@@ -38,7 +38,7 @@ func (d *Driver) RecoverTask(handle *drivers.TaskHandle) error {
 		return fmt.Errorf("recover: task %s: %w", state.TaskConfig.ID, err)
 	}
 	state.limits = d.limitsFromState(&state)
-	h := newTaskHandle(&state, proc, d.logger, d.taskExited)
+	h := newTaskHandle(&state, proc, d.logger, d.handleHooks())
 	if !d.tasks.add(h) {
 		return nil
 	}

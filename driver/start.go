@@ -420,7 +420,7 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 	}
 
 	state := TaskState{TaskConfig: cfg, PotName: p.potName, Image: p.image, Pid: proc.Pid(), StartedAt: time.Now(), Network: network, Consul: svc, limits: lim}
-	h := newTaskHandle(&state, proc, d.logger, d.taskExited)
+	h := newTaskHandle(&state, proc, d.logger, d.handleHooks())
 	if err := d.afterStart(ctx, client, cfg, h, lim); err != nil {
 		if errors.Is(err, errNoJail) {
 			// Nothing to stop yet: end pot start itself; the pot

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 )
@@ -94,7 +95,7 @@ func writeImage(path string) error {
 	zw := gzip.NewWriter(f)
 	tw := tar.NewWriter(zw)
 	now := time.Now()
-	for _, d := range []string{"etc/", "tmp/", "root/", "usr/", "usr/local/", "usr/local/etc/", "mnt/", "var/", "var/log/"} {
+	for _, d := range []string{"bin/", "etc/", "tmp/", "root/", "usr/", "usr/local/", "usr/local/etc/", "mnt/", "var/", "var/log/"} {
 		if err := tw.WriteHeader(&tar.Header{Name: d, Typeflag: tar.TypeDir, Mode: 0o755, ModTime: now}); err != nil {
 			return err
 		}
@@ -102,8 +103,16 @@ func writeImage(path string) error {
 	for name, body := range map[string]string{
 		"etc/image-release": ImageRelease,
 		"etc/hosts":         "127.0.0.1 localhost\n",
+		// The base system's sh, which the jobs run: potsim runs the
+		// host's (its jails are not chroots), but the driver looks for a
+		// program that cannot run in the jail's own file system.
+		"bin/sh": "#!/bin/sh\n# stands for FreeBSD's sh\n",
 	} {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(body)), ModTime: now}); err != nil {
+		mode := int64(0o644)
+		if strings.HasPrefix(name, "bin/") {
+			mode = 0o755
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: mode, Size: int64(len(body)), ModTime: now}); err != nil {
 			return err
 		}
 		if _, err := tw.Write([]byte(body)); err != nil {
