@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -309,4 +310,132 @@ func TestFiftyAtOnce(t *testing.T) {
 		return len(got) == 0, strings.Join(got, " ")
 	})
 	t.Logf("50 pots gone %s after nomad job stop", time.Since(t0).Round(time.Millisecond))
+}
+
+// TestPluginKilledAfterPrepare: the plugin is killed (SIGKILL) right after
+// `pot prepare` made the task's pot, in its first `pot mount-in` (held
+// there by the cluster's pot wrapper). Nomad starts the plugin again and
+// calls StartTask again with the same task ID: it must succeed — the pot
+// the first start left is removed first — though the job allows no
+// restart and no reschedule (before, the retry failed "A pot with name ...
+// already exists", which Nomad takes as unrecoverable).
+func TestPluginKilledAfterPrepare(t *testing.T) {
+	c, _ := startCluster(t, func(o *cluster.Options) {
+		o.HaproxyConfig = ""
+		o.HoldPot = "mount-in"
+	})
+	const job = "retried"
+	t.Cleanup(func() { stopJob(t, c, job) })
+	nomad(t, c, "job", "run", "-detach", tickJob(t, c, job, 1))
+	eventually(t, slowerOnRealPot(2*time.Minute, 3), "the plugin's first pot mount-in to be held", func() (bool, string) {
+		_, err := os.Stat(c.HeldFile)
+		return err == nil, ""
+	})
+	held, _ := os.ReadFile(c.HeldFile)
+	left := potsOf(t, c, job)
+	if len(left) != 1 {
+		t.Fatalf("after prepare, before the kill: pots of %s %v, want the one prepare made", job, left)
+	}
+	old := c.PluginPids()
+	if len(old) != 1 {
+		t.Fatalf("want one pot plugin process, found %v", old)
+	}
+	t.Logf("held: pot %s; killing the pot plugin, pid %d", strings.TrimSpace(string(held)), old[0])
+	t0 := time.Now()
+	if err := syscall.Kill(old[0], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	a := waitRunning(t, c, job, 1, slowerOnRealPot(2*time.Minute, 3))[0]
+	t.Logf("the task runs again %s after the kill", time.Since(t0).Round(time.Millisecond))
+	if pots := potsOf(t, c, job); len(pots) != 1 {
+		t.Errorf("pots of %s after the retried start: %v, want one", job, pots)
+	}
+	ps := runningPots(t, c)
+	if len(ps) != 1 {
+		t.Errorf("pot ps -q after the retried start: %v, want the task's pot only", keysOf(ps))
+	}
+	waitLog(t, c, a.ID, "tick", false, "tick 2", 30*time.Second)
+	r, state, cs := allocRestarts(t, c, a.ID)
+	t.Logf("alloc %s: restarts %d, task %s, client status %s", a.ID[:8], r, state, cs)
+	stopJob(t, c, job)
+	waitNoPots(t, c, job, slowerOnRealPot(time.Minute, 3))
+}
+
+// TestAgentKilledDuringStop: the Nomad agent is killed (SIGKILL) 2 s into
+// the stop of a task that ignores SIGTERM (kill_timeout 5 s), then started
+// again. However the stop ends — by the plugin that outlived the agent, or
+// by the agent once back — the task's pot is destroyed within 5 s of its
+// jail's end (it was left for the orphan sweep, a minute or more).
+func TestAgentKilledDuringStop(t *testing.T) {
+	c, root := startCluster(t, persistentNomad)
+	const job = "kill-timeout"
+	t.Cleanup(func() { stopJob(t, c, job) })
+	args := append([]string{"job", "run", "-detach"}, imageVars(c)...)
+	nomad(t, c, append(args, jobFile(root, "kill-timeout.nomad.hcl"))...)
+	a := waitRunning(t, c, job, 1, slowerOnRealPot(time.Minute, 3))[0]
+	waitLog(t, c, a.ID, "stubborn", false, "started; SIGTERM will be ignored", 30*time.Second)
+	pots := potsOf(t, c, job)
+	if len(pots) != 1 {
+		t.Fatalf("pots of %s: %v, want one", job, pots)
+	}
+	name := pots[0]
+	// Let the server persist the running state.
+	time.Sleep(2 * time.Second)
+
+	nomad(t, c, "job", "stop", "-detach", job)
+	t0 := time.Now()
+	// From the stop on: when the jail ends (pot ps) and when the pot is
+	// gone (pot ls), polled while the agent is down and coming back.
+	type seen struct {
+		jailEnd, potGone time.Time
+		err              error
+	}
+	watched := make(chan seen, 1)
+	go func() {
+		var s seen
+		deadline := time.Now().Add(slowerOnRealPot(3*time.Minute, 2))
+		for time.Now().Before(deadline) {
+			now := time.Now()
+			if s.jailEnd.IsZero() {
+				out, err := c.Pot("ps", "-q")
+				if err == nil && !slices.Contains(strings.Fields(out.Stdout), name) {
+					s.jailEnd = now
+				}
+			}
+			names, err := c.Pots()
+			if err == nil && !slices.Contains(names, name) {
+				if s.jailEnd.IsZero() {
+					s.jailEnd = now
+				}
+				s.potGone = now
+				watched <- s
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		s.err = fmt.Errorf("pot %s still there %s after the stop", name, time.Since(t0).Round(time.Second))
+		watched <- s
+	}()
+	time.Sleep(2*time.Second - time.Since(t0))
+	if err := c.StopNomad(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("agent killed %s after nomad job stop; plugin pids left: %v", time.Since(t0).Round(time.Millisecond), c.PluginPids())
+	if err := c.StartNomad(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("agent ready again %s after the stop", time.Since(t0).Round(time.Millisecond))
+	s := <-watched
+	if s.err != nil {
+		t.Fatal(s.err)
+	}
+	outlived := s.potGone.Sub(s.jailEnd)
+	t.Logf("jail ended %s after the stop, pot gone %s after it (%s later)",
+		s.jailEnd.Sub(t0).Round(time.Millisecond), s.potGone.Sub(t0).Round(time.Millisecond), outlived.Round(time.Millisecond))
+	if outlived > 5*time.Second {
+		t.Errorf("pot %s outlived its jail by %s, want at most 5 s", name, outlived.Round(time.Millisecond))
+	}
+	if ps := runningPots(t, c); len(ps) != 0 {
+		t.Errorf("pot ps -q after the stop: %v", keysOf(ps))
+	}
 }

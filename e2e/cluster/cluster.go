@@ -87,6 +87,12 @@ type Options struct {
 	// StopNomad and StartNomad restart it with its allocations (a dev
 	// agent keeps nothing and destroys its allocations when it stops).
 	NomadPersistent bool
+	// HoldPot names a pot subcommand (e.g. "mount-in") whose first call
+	// by the plugin is held: the plugin calls a wrapper of pot that, that
+	// once, creates Cluster.HeldFile and waits without running pot until
+	// the plugin that called it is gone (a fault test kills it there).
+	// Every other call runs pot.
+	HoldPot string
 	// Keep leaves the run folder in place at Stop (logs, pot roots).
 	Keep bool
 	// Logf reports progress.
@@ -126,6 +132,8 @@ type Cluster struct {
 	// RecorderLog is where the rctl and cpuset stand-ins log their calls
 	// (Options.Recorder; read it with internal/recorder.Read).
 	RecorderLog string
+	// HeldFile exists once the plugin's call of Options.HoldPot is held.
+	HeldFile string
 
 	opts                   Options
 	consul, nomad, haproxy *Proc
@@ -299,8 +307,14 @@ ports {
 	}
 
 	// Nomad
+	pluginPot := c.PotBin
+	if opts.HoldPot != "" {
+		if pluginPot, err = c.writeHoldingPot(opts.HoldPot); err != nil {
+			return nil, err
+		}
+	}
 	nomadCfg := filepath.Join(c.Dir, "nomad.hcl")
-	if err := os.WriteFile(nomadCfg, []byte(nomadConfig(nomadHTTP, nomadRPC, nomadSerf, consulHTTP, c.PotBin, c.HostDir, opts.DriverConsul, limitTools)), 0o644); err != nil {
+	if err := os.WriteFile(nomadCfg, []byte(nomadConfig(nomadHTTP, nomadRPC, nomadSerf, consulHTTP, pluginPot, c.HostDir, opts.DriverConsul, limitTools)), 0o644); err != nil {
 		return nil, err
 	}
 	// Nomad's plugins (the pot driver, logmon) listen on sockets in
@@ -807,4 +821,25 @@ func (c *Cluster) Describe() string {
 func (c *Cluster) DNSPort() string {
 	_, p, _ := net.SplitHostPort(c.ConsulDNS)
 	return p
+}
+
+// writeHoldingPot writes the plugin's pot for Options.HoldPot: a test
+// fixture (a script, run by the plugin in place of pot), holding the first
+// call of sub until its caller, the plugin, is gone.
+func (c *Cluster) writeHoldingPot(sub string) (string, error) {
+	c.HeldFile = filepath.Join(c.Dir, "pot-held")
+	once := filepath.Join(c.Dir, "pot-hold-once")
+	script := fmt.Sprintf(`#!/bin/sh
+if [ "$1" = %s ] && mkdir %s 2>/dev/null; then
+	echo "$@" >%s
+	while kill -0 $PPID 2>/dev/null; do sleep 0.1; done
+	exit 1
+fi
+exec %s "$@"
+`, pot.ShellQuoteWord(sub), pot.ShellQuoteWord(once), pot.ShellQuoteWord(c.HeldFile), pot.ShellQuoteWord(c.PotBin))
+	path := filepath.Join(c.Dir, "bin", "pot-holding")
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		return "", err
+	}
+	return path, nil
 }
