@@ -838,6 +838,9 @@ fi
 exec %s "$@"
 `, pot.ShellQuoteWord(sub), pot.ShellQuoteWord(once), pot.ShellQuoteWord(c.HeldFile), pot.ShellQuoteWord(c.PotBin))
 	path := filepath.Join(c.Dir, "bin", "pot-holding")
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return "", err
+	}
 	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
 		return "", err
 	}
