@@ -375,7 +375,8 @@ func testKillTimeout(t *testing.T, c *cluster.Cluster, root string) {
 	took := time.Duration(terminated - killing)
 	t.Logf("Killing to Terminated: %s (kill_timeout %s)", took.Round(time.Millisecond), killTimeout)
 	if took < killTimeout || took > killTimeout+500*time.Millisecond {
-		t.Errorf("the task was killed %s after Nomad's Killing event, want kill_timeout (%s) plus at most 0.5 s", took.Round(time.Millisecond), killTimeout)
+		t.Errorf("the task was killed %s after Nomad's Killing event, want kill_timeout (%s) plus at most 0.5 s; Nomad's log of the allocation:\n%s",
+			took.Round(time.Millisecond), killTimeout, c.NomadLogLines(a.ID))
 	}
 }
 

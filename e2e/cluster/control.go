@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -184,4 +185,24 @@ func (c *Cluster) PluginPids() []int {
 		}
 	}
 	return out
+}
+
+// NomadLogLines are the lines of Nomad's log (its own and its plugins')
+// that contain every one of want.
+func (c *Cluster) NomadLogLines(want ...string) string {
+	b, err := os.ReadFile(filepath.Join(c.Dir, "nomad.log"))
+	if err != nil {
+		return err.Error()
+	}
+	var out strings.Builder
+next:
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, w := range want {
+			if !strings.Contains(line, w) {
+				continue next
+			}
+		}
+		out.WriteString(line + "\n")
+	}
+	return out.String()
 }
