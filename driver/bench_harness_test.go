@@ -347,6 +347,7 @@ func (e *benchEnv) newTask(name string, logs bool) *benchTask {
 		Tag:         e.tag,
 		Command:     "/bin/sh",
 		Args:        []string{"-c", benchScript},
+		ExactArgs:   true,
 		NetworkMode: "inherit",
 	}
 	if err := cfg.EncodeConcreteDriverConfig(tc); err != nil {

@@ -288,6 +288,7 @@ func (e *testEnv) task(name, script string) (*drivers.TaskConfig, *hclspec.TaskC
 		Tag:         testTag,
 		Command:     "/bin/sh",
 		Args:        []string{"-c", script},
+		ExactArgs:   true,
 		NetworkMode: "inherit",
 	}
 	return cfg, tc

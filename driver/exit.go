@@ -59,14 +59,19 @@ func (d *Driver) explainExit(h *taskHandle, res *drivers.ExitResult) {
 }
 
 // taskProgram is the program the task's command line starts with: its
-// `command`; "" when the task runs the image's own command.
+// `command`, or that line's first word. "" when the task runs the image's
+// own command, or when the first word is sh syntax (quotes, escapes,
+// expansions) the driver does not parse: nothing is then looked for.
 func taskProgram(cfg *drivers.TaskConfig) string {
 	var raw hclspec.TaskConfig
 	if err := cfg.DecodeDriverConfig(&raw); err != nil {
 		return ""
 	}
+	if raw.ExactArgs {
+		return raw.Command
+	}
 	fields := strings.Fields(raw.Command)
-	if len(fields) == 0 {
+	if len(fields) == 0 || strings.ContainsAny(fields[0], "'\"\\$`*?[~=;&|<>(){}") {
 		return ""
 	}
 	return fields[0]

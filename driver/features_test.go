@@ -424,3 +424,68 @@ func TestEnvTooLong(t *testing.T) {
 		}
 	}
 }
+
+// TestBsdpotCommandLines: command and args as the bsdpot driver's jobs write
+// them are joined into the jail's command line, which its sh parses, so
+// each form of that driver's README, example.hcl and Nomad's docs page
+// reaches the program as it did there; exact_args passes each element
+// unchanged instead.
+func TestBsdpotCommandLines(t *testing.T) {
+	env := newTestEnv(t)
+	_, h := env.newDriver()
+	// The program: sh printing each argument it got as [ARG].
+	const prog = `/bin/sh -c 'printf "[%s]" "$@"' sh`
+	for _, tc := range []struct {
+		name    string
+		command string
+		args    []string
+		exact   bool
+		want    string
+	}{
+		{"readme", "/bin/sh", []string{"-c", `'printf "[%s]" "$@"'`, "sh", "-g", "'daemon off;'"}, false, "[-g][daemon off;]"},
+		{"nomad-docs", "/bin/sh", []string{"-c", `'printf "[%s]" "$@"'`, "sh", "-g 'daemon off;'"}, false, "[-g][daemon off;]"},
+		{"example-hcl", prog + " -g 'daemon off;'", nil, false, "[-g][daemon off;]"},
+		{"quoted", prog, []string{"'a b'"}, false, "[a b]"},
+		{"exact", "/bin/sh", []string{"-c", `printf "[%s]" "$@"`, "sh", "-g", "'daemon off;'", "a b"}, true, "[-g]['daemon off;'][a b]"},
+	} {
+		cfg, task := env.task(tc.name, "")
+		task.Command, task.Args, task.ExactArgs = tc.command, tc.args, tc.exact
+		start(t, h, cfg, task)
+		if res := waitResult(t, h, cfg.ID, 20*time.Second); res.ExitCode != 0 {
+			t.Errorf("%s: exit %+v", tc.name, res)
+			continue
+		}
+		if got := readLog(t, cfg, "stdout"); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: command %q args %q: the program printed %q, want %q", tc.name, tc.command, tc.args, got, tc.want)
+		}
+	}
+}
+
+// TestPortMapWithHostNetwork: bsdpot's example.hcl sets network_mode "host"
+// and a port_map; the task runs (the jail shares the host's network) and
+// an event says the port_map has no effect.
+func TestPortMapWithHostNetwork(t *testing.T) {
+	env := newTestEnv(t)
+	_, h := env.newDriver()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, err := h.TaskEvents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, tc := env.task("hostports", "echo ran")
+	tc.NetworkMode = "host"
+	tc.PortMap = hclspec.MapStrStr{"http": "80"}
+	cfg.Resources.Ports = &structs.AllocatedPorts{{Label: "http", Value: freePort(t), HostIP: "127.0.0.1"}}
+	start(t, h, cfg, tc)
+	if res := waitResult(t, h, cfg.ID, 20*time.Second); res.ExitCode != 0 {
+		t.Fatalf("exit %+v", res)
+	}
+	logContains(t, cfg, "stdout", "ran")
+	want := "port_map has no effect with network_mode inherit (host)"
+	if ev := waitEvent(events, cfg.ID, 10*time.Second, func(m string) bool { return strings.HasPrefix(m, want) }); ev == nil {
+		t.Fatalf("no task event %q", want)
+	} else {
+		t.Logf("event: %s", ev.Message)
+	}
+}

@@ -60,6 +60,9 @@ type startPlan struct {
 	copies     []pot.CopyOptions
 	env        []pot.EnvVar
 	envSkipped []string // names pot cannot export, left out
+	// ignoredPorts are port_map labels that have no effect: network_mode
+	// inherit (host) shares the host's network.
+	ignoredPorts []string
 	hosts      []pot.Host
 	attributes [][2]string
 	portMap    map[string]int // label -> port inside the jail
@@ -82,8 +85,9 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 			Tag:     s.Tag,
 			Alloc:   alloc,
 			Name:    name,
-			Argv:    s.Argv,
-			Network: string(s.NetworkMode),
+			Argv:        s.Argv,
+			CommandLine: s.CommandLine,
+			Network:     string(s.NetworkMode),
 		},
 		potName: pot.PotName(name, alloc),
 		image:   pot.ImageName(s.Image, s.Tag),
@@ -121,7 +125,21 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 	if err != nil {
 		return nil, err
 	}
-	if len(ports) > 0 && s.NetworkMode != hclspec.NetworkPublicBridge && s.NetworkMode != hclspec.NetworkPrivateBridge {
+	switch {
+	case len(ports) == 0, s.NetworkMode == hclspec.NetworkPublicBridge, s.NetworkMode == hclspec.NetworkPrivateBridge:
+	case s.NetworkMode == hclspec.NetworkInherit:
+		// The bsdpot driver's example.hcl: network_mode "host" with a
+		// port_map, which that driver ignores. The jail shares the
+		// host's network, so the program listens on the host's ports
+		// itself: nothing to export, and an event says so.
+		labels := make([]string, 0, len(ports))
+		for label := range ports {
+			labels = append(labels, label)
+		}
+		sort.Strings(labels)
+		p.ignoredPorts = labels
+		ports = nil
+	default:
 		return nil, fmt.Errorf("invalid task config: port_map needs network_mode public-bridge or private-bridge, not %s (pot exports ports from bridges only)", s.NetworkMode)
 	}
 	for label, port := range ports {
@@ -325,6 +343,9 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 			return nil, nil, fmt.Errorf("writing the jail's resolv.conf: %w", err)
 		}
 		p.prepare.DNS = "custom:" + file
+	}
+	if len(p.ignoredPorts) > 0 {
+		d.emit(cfg, "port_map has no effect with network_mode "+string(hclspec.NetworkInherit)+" (host): the jail shares the host's network, so the program listens on the host's ports itself; not exported: "+strings.Join(p.ignoredPorts, ", "))
 	}
 	if len(p.envSkipped) > 0 {
 		d.emit(cfg, "Environment variables left out of the jail (pot exports shell variable names only): "+strings.Join(p.envSkipped, ", "))

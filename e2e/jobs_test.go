@@ -32,6 +32,7 @@ func TestExampleJobs(t *testing.T) {
 		t.Run("files", func(t *testing.T) { t.Parallel(); testFiles(t, c, root) })
 		t.Run("jail-service", func(t *testing.T) { t.Parallel(); testJailService(t, c, root) })
 		t.Run("limits", func(t *testing.T) { t.Parallel(); testLimits(t, c, root) })
+		t.Run("bsdpot", func(t *testing.T) { t.Parallel(); testBsdpotDialect(t, c, root) })
 	})
 	// Alone: it holds a stop to kill_timeout + 0.5 s, which five other
 	// jobs starting and stopping on two cores would measure as well.
@@ -322,6 +323,53 @@ func testFiles(t *testing.T, c *cluster.Cluster, root string) {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("after the pot was destroyed, the host file %s: %v", f, err)
 		}
+	}
+}
+
+// testBsdpotDialect: the jobs of example-jobs/bsdpot/, written in the
+// bsdpot driver's dialect, run unchanged but for the image variables and
+// the program (the web server, where they run nginx): each program prints
+// the argv it got, which must be what that driver's users expect; the
+// service answers on its host port (exported from the bridge, or, with
+// network_mode "host", the host's own, with an event that port_map has no
+// effect).
+func testBsdpotDialect(t *testing.T, c *cluster.Cluster, root string) {
+	for _, tc := range []struct {
+		file, job, task string
+		argv            string
+		host            bool
+	}{
+		{"readme.nomad.hcl", "bsdpot-readme", "www1", `argv: ["-g","daemon off;"]`, false},
+		{"nomad-docs.nomad.hcl", "bsdpot-nomad-docs", "nginx-pot", `argv: ["-g","daemon off;"]`, false},
+		{"example-hcl.nomad.hcl", "bsdpot-example-hcl", "task1", `argv: ["-g","daemon off;"]`, true},
+		{"quoted.nomad.hcl", "bsdpot-quoted", "quoted", `argv: ["a b"]`, false},
+	} {
+		t.Cleanup(func() { stopJob(t, c, tc.job) })
+		args := append([]string{"job", "run", "-detach"}, imageVars(c)...)
+		nomad(t, c, append(args, "-var", "nginx="+c.Webserver, "-var", "port=8080", jobFile(root, filepath.Join("bsdpot", tc.file)))...)
+		a := waitRunning(t, c, tc.job, 1, slowerOnRealPot(time.Minute, 3))[0]
+		waitLog(t, c, a.ID, tc.task, false, tc.argv, 30*time.Second)
+		url := fmt.Sprintf("http://127.0.0.1:%d/", a.hostPort("http"))
+		var body string
+		eventually(t, 30*time.Second, tc.job+" to answer at "+url, func() (bool, string) {
+			var err error
+			body, err = curl(url)
+			return err == nil && strings.Contains(body, "hello from alloc "+a.ID), fmt.Sprint(body, err)
+		})
+		if tc.host {
+			ignored := false
+			for _, al := range jobAllocs(t, c, tc.job) {
+				for _, ev := range al.TaskStates[tc.task].Events {
+					ignored = ignored || strings.HasPrefix(ev.DisplayMessage, "port_map has no effect with network_mode inherit (host)")
+				}
+			}
+			if !ignored {
+				t.Errorf("%s: no task event saying the port_map has no effect", tc.job)
+			}
+		}
+		t.Logf("%s: %s, served at %s", tc.file, tc.argv, url)
+		stopJob(t, c, tc.job)
+		waitNoPots(t, c, tc.job, slowerOnRealPot(time.Minute, 3))
 	}
 }
 

@@ -73,6 +73,10 @@ job "batch" {
         tag          = var.tag
         network_mode = "inherit"
         command      = "/bin/sh"
+        # Each of args reaches the program as exactly one argument (without
+        # it, command and args are the jail's sh command line, as with the
+        # bsdpot driver).
+        exact_args = true
         # One line: pot keeps the command in a line-based file, so the
         # driver refuses line breaks; join() makes one sh command list.
         # $NAME is expanded by the jail's sh, from the environment pot and

@@ -111,6 +111,10 @@ job "files" {
         attributes = ["procfs:YES", "stop_timeout:5"]
 
         command = "/bin/sh"
+        # Each of args reaches the program as exactly one argument (without
+        # it, command and args are the jail's sh command line, as with the
+        # bsdpot driver).
+        exact_args = true
         # One sh command list (the driver refuses line breaks: pot keeps
         # the command in a line-based file). $NAME is expanded by the
         # jail's sh.

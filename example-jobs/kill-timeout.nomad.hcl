@@ -56,6 +56,10 @@ job "kill-timeout" {
         tag          = var.tag
         network_mode = "inherit"
         command      = "/bin/sh"
+        # Each of args reaches the program as exactly one argument (without
+        # it, command and args are the jail's sh command line, as with the
+        # bsdpot driver).
+        exact_args = true
         # One sh command list (the driver refuses line breaks: pot keeps
         # the command in a line-based file).
         args = ["-c", join("; ", [

@@ -74,6 +74,10 @@ job "limits" {
         tag            = var.tag
         network_mode   = "inherit"
         command        = "/bin/sh"
+        # Each of args reaches the program as exactly one argument (without
+        # it, command and args are the jail's sh command line, as with the
+        # bsdpot driver).
+        exact_args = true
         args           = ["-c", local.busy]
         cpu_hard_limit = true
 
@@ -101,6 +105,7 @@ job "limits" {
         tag            = var.tag
         network_mode   = "inherit"
         command        = "/bin/sh"
+        exact_args = true
         args           = ["-c", local.busy]
         cpu_hard_limit = true
       }

@@ -117,6 +117,10 @@ job "web" {
         pot          = var.image
         tag          = var.tag
         command      = var.command
+        # Each of args reaches the program as exactly one argument (without
+        # it, command and args are the jail's sh command line, as with the
+        # bsdpot driver).
+        exact_args = true
         args         = var.args
         network_mode = "public-bridge"
       }

@@ -95,8 +95,9 @@ func TestDecodeHCL2Job(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertSafe(t, s)
-	if !reflect.DeepEqual(s.Argv, []string{"nginx", "-g", "daemon off;"}) {
-		t.Errorf("Argv = %q", s.Argv)
+	// The bsdpot driver's meaning: one command line for the jail's sh.
+	if s.CommandLine != "nginx -g daemon off;" || s.Argv != nil {
+		t.Errorf("CommandLine = %q, Argv = %q", s.CommandLine, s.Argv)
 	}
 	if !reflect.DeepEqual(s.PortMap, map[string]uint16{"http": 80, "https": 443}) {
 		t.Errorf("PortMap = %v", s.PortMap)
@@ -127,7 +128,7 @@ config {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.NetworkMode != NetworkPublicBridge || s.PortMap["http"] != 8080 || !reflect.DeepEqual(s.Argv, []string{"/usr/local/bin/web"}) {
+	if s.NetworkMode != NetworkPublicBridge || s.PortMap["http"] != 8080 || s.CommandLine != "/usr/local/bin/web" {
 		t.Fatalf("settings %#v", s)
 	}
 }

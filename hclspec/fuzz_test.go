@@ -22,6 +22,8 @@ func FuzzTaskConfigValidate(f *testing.F) {
 			Tag:         tag,
 			Command:     command,
 			NetworkMode: netMode,
+			// Both meanings of command and args, by the command's length.
+			ExactArgs: len(command)%2 == 1,
 		}
 		if args != "" {
 			// \x1f separates arguments, so one fuzz string can be several
@@ -53,8 +55,11 @@ func FuzzTaskConfigValidate(f *testing.F) {
 			len(s.ExtraHosts) != len(c.ExtraHosts) || len(s.Attributes) != len(c.Attributes) || len(s.PortMap) != len(c.PortMap) {
 			t.Fatal("an entry was dropped without an error")
 		}
-		if c.Command != "" && (len(s.Argv) != 1+len(c.Args) || s.Argv[0] != c.Command) {
+		if c.Command != "" && c.ExactArgs && (len(s.Argv) != 1+len(c.Args) || s.Argv[0] != c.Command || s.CommandLine != "") {
 			t.Fatalf("argv %q from %q %q", s.Argv, c.Command, c.Args)
+		}
+		if c.Command != "" && !c.ExactArgs && (s.Argv != nil || s.CommandLine != strings.Join(append([]string{c.Command}, c.Args...), " ")) {
+			t.Fatalf("command line %q from %q %q", s.CommandLine, c.Command, c.Args)
 		}
 	})
 }

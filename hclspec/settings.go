@@ -21,9 +21,13 @@ type TaskSettings struct {
 	Image string
 	// Tag is the image tag (pot prepare -t).
 	Tag string
-	// Argv is command followed by args; nil when the job sets no command,
-	// so the image's own command runs.
-	Argv []string
+	// CommandLine is command and args joined by single spaces, the line
+	// the jail's sh runs as `exec LINE` (the bsdpot driver's meaning);
+	// Argv is command followed by args, each an exact argument
+	// (exact_args). At most one is set; neither when the job sets no
+	// command, so the image's own command runs.
+	CommandLine string
+	Argv        []string
 	// PortMap maps a port label to the port inside the jail; nil when
 	// the job sets none.
 	PortMap map[string]uint16
@@ -87,44 +91,11 @@ func (c *TaskConfig) Validate() (*TaskSettings, error) {
 		s.Tag = c.Tag
 	}
 
-	// command, args
-	argvOK := true
-	switch {
-	case c.Command == "" && len(c.Args) > 0:
-		errs.add(fieldErr("command", c.Command, errors.New("required when args are given")))
-		argvOK = false
-	case c.Command != "":
-		if err := pot.CheckValue(c.Command); err != nil {
-			errs.add(fieldErr("command", c.Command, err))
-			argvOK = false
-		} else if strings.HasPrefix(c.Command, "-") {
-			errs.add(fieldErr("command", c.Command, errors.New("may not start with '-' (the jail's sh would run it as `exec -…`)")))
-			argvOK = false
-		} else if hasSpace(c.Command) {
-			errs.add(fieldErr("command", c.Command, errors.New(
-				"contains whitespace: command is one program path, not split; put each argument in args")))
-			argvOK = false
-		}
-	}
-	for i, a := range c.Args {
-		if err := pot.CheckValue(a); err != nil {
-			errs.add(fieldErr(idx("args", i), a, err))
-			argvOK = false
-		}
-	}
-	if argvOK && c.Command != "" {
-		argv := make([]string, 0, 1+len(c.Args))
-		argv = append(argv, c.Command)
-		argv = append(argv, c.Args...)
-		cl, err := pot.CommandLine(argv)
-		switch {
-		case err != nil:
-			errs.add(fieldErr("command", c.Command, err))
-		case len(cl) > MaxCommandLine:
-			errs.add(fmt.Errorf("command and args: the command line of %d bytes is longer than %d", len(cl), MaxCommandLine))
-		default:
-			s.Argv = argv
-		}
+	// command, args, exact_args
+	if c.ExactArgs {
+		c.validateExactArgs(s, &errs)
+	} else {
+		c.validateCommandLine(s, &errs)
 	}
 
 	// port_map, network_mode
@@ -245,4 +216,89 @@ func idx(key string, i int) string {
 	b.WriteString(strconv.Itoa(i))
 	b.WriteByte(']')
 	return b.String()
+}
+
+// validateCommandLine checks command and args as the bsdpot driver means
+// them: joined by single spaces into the jail's command line, which its sh
+// parses (quotes, $VAR, ;), so jobs written for that driver run unchanged.
+// pot keeps the line in its line-based pot.conf: no line breaks.
+func (c *TaskConfig) validateCommandLine(s *TaskSettings, errs *errList) {
+	ok := true
+	if c.Command == "" && len(c.Args) > 0 {
+		errs.add(fieldErr("command", c.Command, errors.New("required when args are given")))
+		return
+	}
+	if c.Command == "" {
+		return
+	}
+	if err := pot.CheckValue(c.Command); err != nil {
+		errs.add(fieldErr("command", c.Command, err))
+		ok = false
+	} else if strings.TrimSpace(c.Command) == "" {
+		errs.add(fieldErr("command", c.Command, errors.New("only whitespace")))
+		ok = false
+	} else if strings.HasPrefix(strings.TrimLeft(c.Command, " \t"), "-") {
+		errs.add(fieldErr("command", c.Command, errors.New("may not start with '-' (the jail's sh would run it as `exec -…`)")))
+		ok = false
+	}
+	for i, a := range c.Args {
+		if err := pot.CheckValue(a); err != nil {
+			errs.add(fieldErr(idx("args", i), a, err))
+			ok = false
+		}
+	}
+	if !ok {
+		return
+	}
+	line := strings.Join(append([]string{c.Command}, c.Args...), " ")
+	if len(line) > MaxCommandLine {
+		errs.add(fmt.Errorf("command and args: the command line of %d bytes is longer than %d", len(line), MaxCommandLine))
+		return
+	}
+	s.CommandLine = line
+}
+
+// validateExactArgs checks command and args with exact_args: command is
+// one program, and each of args reaches it as exactly one argument.
+func (c *TaskConfig) validateExactArgs(s *TaskSettings, errs *errList) {
+	argvOK := true
+	switch {
+	case c.Command == "" && len(c.Args) > 0:
+		errs.add(fieldErr("command", c.Command, errors.New("required when args are given")))
+		argvOK = false
+	case c.Command == "":
+		errs.add(fieldErr("exact_args", "true", errors.New("needs a command")))
+		argvOK = false
+	default:
+		if err := pot.CheckValue(c.Command); err != nil {
+			errs.add(fieldErr("command", c.Command, err))
+			argvOK = false
+		} else if strings.HasPrefix(c.Command, "-") {
+			errs.add(fieldErr("command", c.Command, errors.New("may not start with '-' (the jail's sh would run it as `exec -…`)")))
+			argvOK = false
+		} else if hasSpace(c.Command) {
+			errs.add(fieldErr("command", c.Command, errors.New(
+				"contains whitespace: with exact_args, command is one program path, not split; put each argument in args")))
+			argvOK = false
+		}
+	}
+	for i, a := range c.Args {
+		if err := pot.CheckValue(a); err != nil {
+			errs.add(fieldErr(idx("args", i), a, err))
+			argvOK = false
+		}
+	}
+	if !argvOK {
+		return
+	}
+	argv := append([]string{c.Command}, c.Args...)
+	cl, err := pot.CommandLine(argv)
+	switch {
+	case err != nil:
+		errs.add(fieldErr("command", c.Command, err))
+	case len(cl) > MaxCommandLine:
+		errs.add(fmt.Errorf("command and args: the command line of %d bytes is longer than %d", len(cl), MaxCommandLine))
+	default:
+		s.Argv = argv
+	}
 }

@@ -14,6 +14,8 @@ var TaskConfigSpec = nhcl.NewObject(map[string]*nhcl.Spec{
 	"tag":     nhcl.NewAttr("tag", "string", true),
 	"command": nhcl.NewAttr("command", "string", false),
 	"args":    nhcl.NewAttr("args", "list(string)", false),
+	// Not the bsdpot driver's: args as exact arguments, Nomad style.
+	"exact_args": nhcl.NewAttr("exact_args", "bool", false),
 	// list(map(string)) as in the bsdpot driver and Nomad's own docker
 	// driver: Nomad's HCL2 job parser hands both `port_map = { http = 80 }`
 	// and the block form `port_map { http = 80 }` over as a list of maps.
@@ -47,10 +49,16 @@ type TaskConfig struct {
 	Pot string `codec:"pot"`
 	// Tag is the image version (pot prepare -t).
 	Tag string `codec:"tag"`
-	// Command is the program the jail runs, one word; empty: the image's.
+	// Command is what the jail runs: with args, joined by spaces into the
+	// jail's command line (the bsdpot driver's meaning); with ExactArgs
+	// one program. Empty: the image's own command.
 	Command string `codec:"command"`
-	// Args are the program's arguments, each passed as exactly one argument.
+	// Args are appended to the command line, or with ExactArgs passed to
+	// the program each as exactly one argument.
 	Args []string `codec:"args"`
+	// ExactArgs: command is one program and each of args reaches it
+	// unchanged, as with Nomad's exec or docker drivers.
+	ExactArgs bool `codec:"exact_args"`
 	// PortMap maps a port label of the group's network block to the port
 	// the program listens on inside the jail.
 	PortMap MapStrStr `codec:"port_map"`

@@ -38,6 +38,7 @@ func TestValidateFull(t *testing.T) {
 	c := validConfig()
 	c.Command = "/usr/local/sbin/nginx"
 	c.Args = []string{"-g", "daemon off;", "it's", ""}
+	c.ExactArgs = true
 	c.PortMap = MapStrStr{"http": "80", "https": "0443"}
 	c.NetworkMode = "host"
 	c.Mount = []string{"/mnt/s3/web/www/:/mnt", "/var//db:/var/db/./x"}
@@ -130,8 +131,16 @@ func TestValidateRules(t *testing.T) {
 		// command, args
 		{"command path", func(c *TaskConfig) { c.Command = "/usr/local/bin/app" }, ""},
 		{"command name", func(c *TaskConfig) { c.Command = "nginx" }, ""},
-		{"command with spaces", func(c *TaskConfig) { c.Command = "nginx -g 'daemon off;'" }, `command "nginx -g 'daemon off;'": contains whitespace`},
-		{"command tab", func(c *TaskConfig) { c.Command = "a\tb" }, `command "a\tb": contains whitespace`},
+		// bsdpot's meaning: command and args are the jail's command line.
+		{"command line", func(c *TaskConfig) { c.Command = "nginx -g 'daemon off;'" }, ""},
+		{"command tab", func(c *TaskConfig) { c.Command = "a\tb" }, ""},
+		{"command blank", func(c *TaskConfig) { c.Command = "  " }, `command "  ": only whitespace`},
+		{"command line dash", func(c *TaskConfig) { c.Command = " -x y" }, `command " -x y": may not start with '-'`},
+		{"exact command with spaces", func(c *TaskConfig) { c.ExactArgs = true; c.Command = "nginx -g 'daemon off;'" }, `command "nginx -g 'daemon off;'": contains whitespace`},
+		{"exact command tab", func(c *TaskConfig) { c.ExactArgs = true; c.Command = "a\tb" }, `command "a\tb": contains whitespace`},
+		{"exact without command", func(c *TaskConfig) { c.ExactArgs = true }, `exact_args "true": needs a command`},
+		{"exact args newline", func(c *TaskConfig) { c.ExactArgs = true; c.Command = "sh"; c.Args = []string{"a\nb"} }, `args[0] "a\nb": value contains a line break`},
+		{"exact dash", func(c *TaskConfig) { c.ExactArgs = true; c.Command = "-l" }, `command "-l": may not start with '-'`},
 		{"command newline", func(c *TaskConfig) { c.Command = "a\nb" }, `command "a\nb": value contains a line break`},
 		{"command dash", func(c *TaskConfig) { c.Command = "-l" }, `command "-l": may not start with '-'`},
 		{"command NUL", func(c *TaskConfig) { c.Command = "a\x00" }, `command "a\x00": value contains a NUL byte`},

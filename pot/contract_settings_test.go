@@ -71,6 +71,41 @@ func TestContractSetCmd(t *testing.T) {
 	}
 }
 
+// TestContractPrepareCommandLine: a command line (the bsdpot driver's jobs:
+// command and args joined by spaces) is stored as given and parsed by the
+// jail's sh, so each form those jobs use reaches the program as that
+// driver's users expect: quotes group and go, one pair of double quotes
+// around the whole line is not taken off (pot's _set_command would strip
+// it from a bare -c).
+func TestContractPrepareCommandLine(t *testing.T) {
+	t.Parallel()
+	e := newPotEnv(t)
+	script := `/bin/sh -c 'for a in "$@"; do printf "%s\0" "$a"; done > argv.out' sh`
+	for _, tc := range []struct {
+		line string
+		want []string
+	}{
+		// command = "nginx", args = ["-g", "'daemon off;'"] (bsdpot's README)
+		{script + " -g 'daemon off;'", []string{"-g", "daemon off;"}},
+		// args = ["'a b'"], and a $ kept by single quotes
+		{script + " 'a b' '$HOME'", []string{"a b", "$HOME"}},
+		// double quotes, at the line's end too
+		{`"/bin/sh" -c 'for a in "$@"; do printf "%s\0" "$a"; done > argv.out' sh "x y"`, []string{"x y"}},
+	} {
+		name := e.prepare(PrepareOptions{CommandLine: tc.line})
+		e.start(name).waitCode(0)
+		if got := splitNUL(e.readJail(name, "argv.out")); !slices.Equal(got, tc.want) {
+			t.Errorf("command line %s: the process got %q, want %q", tc.line, got, tc.want)
+		}
+	}
+	if _, err := (PrepareOptions{URL: "u", Image: "i", Tag: "t", Name: "n", Alloc: "a", CommandLine: "a\nb"}).args(); !errors.Is(err, ErrNewline) {
+		t.Errorf("a command line with a newline: %v, want ErrNewline", err)
+	}
+	if _, err := (PrepareOptions{URL: "u", Image: "i", Tag: "t", Name: "n", Alloc: "a", CommandLine: "a", Argv: []string{"b"}}).args(); err == nil {
+		t.Error("Argv and CommandLine both set: no error")
+	}
+}
+
 // Environment values reach the process literally, all set in one call; a
 // second call replaces the first; newlines and bad names are refused before
 // pot is called.

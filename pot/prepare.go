@@ -62,9 +62,11 @@ type PrepareOptions struct {
 	Tag   string // -t
 	Alloc string // -a
 	Name  string // -n
-	// Argv is the exact argv of the command `pot start` runs (-c); empty
-	// keeps the image's own command.
-	Argv []string
+	// Argv is the exact argv of the command `pot start` runs (-c), or
+	// CommandLine the line its jail's sh runs as `exec LINE`, parsed by
+	// that sh; at most one. Neither keeps the image's own command.
+	Argv        []string
+	CommandLine string
 	// Network is the network type (-N); empty keeps pot's default.
 	Network string
 	// IP is -i: an address, or "auto" for the next free one on the bridge.
@@ -92,12 +94,23 @@ func (o PrepareOptions) args() ([]string, error) {
 		}
 	}
 	args := []string{"prepare", "-U", o.URL, "-p", o.Image, "-t", o.Tag, "-a", o.Alloc, "-n", o.Name}
-	if len(o.Argv) > 0 {
+	switch {
+	case len(o.Argv) > 0 && o.CommandLine != "":
+		return nil, fmt.Errorf("prepare: Argv and CommandLine are both set")
+	case len(o.Argv) > 0:
 		line, err := CommandLine(o.Argv)
 		if err != nil {
 			return nil, fmt.Errorf("prepare command: %w", err)
 		}
 		args = append(args, "-c", line)
+	case o.CommandLine != "":
+		if err := CheckValue(o.CommandLine); err != nil {
+			return nil, fmt.Errorf("prepare command line: %w", err)
+		}
+		// pot stores -c with one pair of surrounding double quotes
+		// stripped (_set_command): wrapped in a pair, the line is kept
+		// as it is, quotes of its own included.
+		args = append(args, "-c", `"`+o.CommandLine+`"`)
 	}
 	if o.Network != "" {
 		args = append(args, "-N", o.Network)

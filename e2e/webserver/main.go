@@ -4,17 +4,22 @@
 // example-jobs/web.nomad.hcl, and shows what an operator checks:
 //
 //   - it listens on $_POT_IP (the pot's own address, which pot writes into
-//     the jail's start script) at -port, 8080 unless given;
+//     the jail's start script) at -port, else $WEBSERVER_PORT, else 8080;
 //   - GET / answers "hello from alloc NOMAD_ALLOC_ID (pot _POT_NAME)";
 //   - GET /health answers 200 "ok" (the service's http check);
 //   - every request is logged to stdout, the start and stop to stderr
 //     (nomad alloc logs / nomad alloc logs -stderr);
 //   - SIGHUP and SIGUSR1 are printed to stdout (nomad alloc signal);
-//   - SIGTERM and SIGINT end it with status 0.
+//   - SIGTERM and SIGINT end it with status 0;
+//   - its arguments are printed first, as JSON (`argv: ["-g","daemon off;"]`),
+//     and -g is accepted as nginx's global directives are, so the jobs of
+//     example-jobs/bsdpot/ run it where theirs run nginx and show what the
+//     program received.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,10 +34,17 @@ import (
 )
 
 func main() {
-	port := flag.Int("port", 8080, "port to listen on")
+	defaultPort := 8080
+	if p, err := strconv.Atoi(os.Getenv("WEBSERVER_PORT")); err == nil {
+		defaultPort = p
+	}
+	port := flag.Int("port", defaultPort, "port to listen on (default $WEBSERVER_PORT, else 8080)")
 	addr := flag.String("addr", os.Getenv("_POT_IP"), "address to listen on (default $_POT_IP, else all)")
+	flag.String("g", "", "global directives, as nginx's -g (printed with the arguments, not used)")
 	flag.Parse()
 
+	argv, _ := json.Marshal(os.Args[1:])
+	fmt.Printf("argv: %s\n", argv)
 	stdout := log.New(os.Stdout, "", log.LstdFlags)
 	stderr := log.New(os.Stderr, "webserver: ", log.LstdFlags)
 
