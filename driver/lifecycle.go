@@ -223,11 +223,14 @@ func (d *Driver) DestroyTask(taskID string, force bool) error {
 // destroyPotsOfTask destroys the pot of a task the driver does not hold —
 // one whose jail ended while the agent was down (RecoverTask failed, so
 // Nomad destroys it) or that a plugin lost — now, not at the orphan sweep
-// minutes later. Its name ends as the task ID says; a pot a task or start
-// of the driver owns is left alone.
+// minutes later. Its name ends as the task ID says (or is the bsdpot
+// driver's name for the task); a pot a task or start of the driver owns is
+// left alone.
 func (d *Driver) destroyPotsOfTask(taskID string) error {
 	end := potNameEnd(taskID)
-	if end == "" {
+	// A task the bsdpot driver started has that driver's pot name.
+	legacy, _ := bsdpotPotName(taskID)
+	if end == "" && legacy == "" {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(d.ctx, 2*time.Minute)
@@ -238,7 +241,8 @@ func (d *Driver) destroyPotsOfTask(taskID string) error {
 	}
 	var errs []error
 	for _, name := range names {
-		if !strings.HasSuffix(name, end) || !driverPotName.MatchString(name) || d.ownsPot(name) {
+		ours := end != "" && strings.HasSuffix(name, end) && driverPotName.MatchString(name)
+		if !(ours || name == legacy) || d.ownsPot(name) {
 			continue
 		}
 		d.logger.Info("destroying the pot of a task the driver does not hold", "task_id", taskID, "pot", name)
