@@ -63,11 +63,11 @@ type startPlan struct {
 	// ignoredPorts are port_map labels that have no effect: network_mode
 	// inherit (host) shares the host's network.
 	ignoredPorts []string
-	hosts      []pot.Host
-	attributes [][2]string
-	portMap    map[string]int // label -> port inside the jail
-	hasAddress bool           // the jail has an address of its own
-	consul     *hclspec.ConsulSettings
+	hosts        []pot.Host
+	attributes   [][2]string
+	portMap      map[string]int // label -> port inside the jail
+	hasAddress   bool           // the jail has an address of its own
+	consul       *hclspec.ConsulSettings
 	// autoAdvertise is DriverNetwork.AutoAdvertise.
 	autoAdvertise bool
 	// resolvConf, when set, is written for prepare -d custom:FILE.
@@ -80,11 +80,11 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 	name, alloc := potNameParts(cfg)
 	p := &startPlan{
 		prepare: pot.PrepareOptions{
-			URL:     s.ImageURL,
-			Image:   s.Image,
-			Tag:     s.Tag,
-			Alloc:   alloc,
-			Name:    name,
+			URL:         s.ImageURL,
+			Image:       s.Image,
+			Tag:         s.Tag,
+			Alloc:       alloc,
+			Name:        name,
 			Argv:        s.Argv,
 			CommandLine: s.CommandLine,
 			Network:     string(s.NetworkMode),
