@@ -86,7 +86,7 @@ type Driver struct {
 	// (New starts it before Nomad's SetConfig).
 	configured chan struct{}
 	// images is the image cache's view of pot's storage, made on first
-	// use (imagestore.go).
+	// use (imagestore.go). storeMu is taken before mu, never after.
 	storeMu sync.Mutex
 	images  imageStore
 }
@@ -131,6 +131,10 @@ func (d *Driver) SetConfig(c *base.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("pot plugin config: %w", err)
 	}
+	// Lock order: storeMu before mu, as imageStore takes them (it holds
+	// storeMu while it asks pot, through potClient).
+	d.storeMu.Lock()
+	defer d.storeMu.Unlock()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.config = cfg
@@ -138,9 +142,7 @@ func (d *Driver) SetConfig(c *base.Config) error {
 	next.CallTimeout, next.PrepareTimeout = cfg.PotTimeouts()
 	next.Observer = d.pot.Observer // an observer (benchmarks) outlives reconfiguration
 	d.pot = next
-	d.storeMu.Lock()
 	d.images = nil // pot_bin may name another pot
-	d.storeMu.Unlock()
 	select {
 	case d.configured <- struct{}{}:
 	default: // a wake-up is pending already
