@@ -53,6 +53,7 @@ func tickJob(t *testing.T, c *cluster.Cluster, name string, count int) string {
         network_mode = "inherit"
         command      = "/bin/sh"
         args         = ["-c", %q]
+        exact_args   = true
       }
       resources {
         cpu    = 10
