@@ -143,6 +143,11 @@ func newTestEnv(t *testing.T) *testEnv {
 		} else if strings.HasSuffix(r.URL.Path, "_"+testTag+".xz") {
 			_, _ = w.Write(image)
 			return
+		} else if strings.HasSuffix(r.URL.Path, "_"+testTag+".xz.skein") {
+			// potsim checks no hash; the driver's download wants the
+			// file there, as pot's image servers have it.
+			_, _ = w.Write([]byte("potsim-image-hash\n"))
+			return
 		}
 		http.NotFound(w, r)
 	}))

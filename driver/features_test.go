@@ -6,8 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -487,5 +489,76 @@ func TestPortMapWithHostNetwork(t *testing.T) {
 		t.Fatalf("no task event %q", want)
 	} else {
 		t.Logf("event: %s", ev.Message)
+	}
+}
+
+// TestImportProgress: an image that takes a while to download shows its
+// progress in task events, bytes so far of the total, never two within
+// progressEvery; the task then runs from the image pot imported (the
+// download is pot's to check).
+func TestImportProgress(t *testing.T) {
+	env := newTestEnv(t)
+	_, h := env.newDriver()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	events, err := h.TaskEvents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var image []byte
+	if onRealPot {
+		if image, err = os.ReadFile(os.Getenv("POT_DRIVER_TEST_IMAGE")); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		image = testImageTar(t)
+	}
+	const chunks = 12 // one a second: a 12 s download
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, ".xz"):
+			w.Header().Set("Content-Length", strconv.Itoa(len(image)))
+			for i := 0; i < chunks; i++ {
+				_, _ = w.Write(image[i*len(image)/chunks : (i+1)*len(image)/chunks])
+				w.(http.Flusher).Flush()
+				time.Sleep(time.Second)
+			}
+		case strings.HasSuffix(r.URL.Path, ".xz.skein") && onRealPot:
+			http.ServeFile(w, r, os.Getenv("POT_DRIVER_TEST_IMAGE")+".skein")
+		case strings.HasSuffix(r.URL.Path, ".xz.skein"):
+			_, _ = w.Write([]byte("potsim-image-hash\n"))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer slow.Close()
+	cfg, tc := env.task("progress", "echo ran")
+	tc.Image = slow.URL
+	tc.Pot = testImage + "-" + uuid.Generate()[:8] // not imported before
+	start(t, h, cfg, tc)
+	if res := waitResult(t, h, cfg.ID, 30*time.Second); res.ExitCode != 0 {
+		t.Fatalf("exit %+v", res)
+	}
+	logContains(t, cfg, "stdout", "ran")
+	var got []*drivers.TaskEvent
+	for {
+		ev := waitEvent(events, cfg.ID, time.Second, func(m string) bool { return strings.HasPrefix(m, "Downloading image "+tc.Pot) })
+		if ev == nil {
+			break
+		}
+		got = append(got, ev)
+	}
+	if len(got) < 2 {
+		t.Fatalf("%d progress events for a 12 s download, want at least 2: %v", len(got), got)
+	}
+	total := "of " + byteSize(int64(len(image)))
+	for i, ev := range got {
+		t.Logf("%s %s", ev.Timestamp.Format("15:04:05.000"), ev.Message)
+		if !strings.Contains(ev.Message, total) {
+			t.Errorf("event %q does not give the total (%s)", ev.Message, total)
+		}
+		if i > 0 && ev.Timestamp.Sub(got[i-1].Timestamp) < progressEvery {
+			t.Errorf("two progress events %s apart, want at least %s", ev.Timestamp.Sub(got[i-1].Timestamp), progressEvery)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -365,6 +366,14 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		if !slices.Contains(names, p.image) {
 			imported = true
 			d.emit(cfg, fmt.Sprintf("Importing image %s tag %s from %s", p.prepare.Image, p.prepare.Tag, p.prepare.URL))
+		}
+	}
+	if imported {
+		// pot's fetch says nothing until it is done: the driver
+		// downloads, reporting progress, and pot imports from there.
+		if dir := d.stageImage(ctx, cfg, p); dir != "" {
+			defer os.RemoveAll(dir)
+			p.prepare.URL = (&url.URL{Scheme: "file", Path: dir}).String()
 		}
 	}
 	if _, err := client.Prepare(ctx, p.prepare); err != nil {

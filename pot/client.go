@@ -147,6 +147,12 @@ func (c *Client) CallLimit() time.Duration {
 	return c.timeout(c.CallTimeout, DefaultCallTimeout)
 }
 
+// PrepareLimit is how long Prepare may take (PrepareTimeout, or its
+// default).
+func (c *Client) PrepareLimit() time.Duration {
+	return c.timeout(c.PrepareTimeout, 10*time.Minute)
+}
+
 // run executes `pot args...` and returns its stdout.
 func (c *Client) run(ctx context.Context, args ...string) ([]byte, error) {
 	return c.runTimeout(ctx, c.timeout(c.CallTimeout, DefaultCallTimeout), args...)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"time"
 )
 
 // Network types of `pot prepare -N`.
@@ -150,7 +149,7 @@ func (c *Client) Prepare(ctx context.Context, o PrepareOptions) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	if _, err := c.runTimeout(ctx, c.timeout(c.PrepareTimeout, 10*time.Minute), args...); err != nil {
+	if _, err := c.runTimeout(ctx, c.PrepareLimit(), args...); err != nil {
 		return "", err
 	}
 	return PotName(o.Name, o.Alloc), nil

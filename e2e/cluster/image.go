@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,33 @@ type ImageServer struct {
 
 	mu       sync.Mutex
 	requests map[string]int
+	slow     time.Duration // SlowDown
+}
+
+// SlowDown makes every later download of an image (.xz) take about d: the
+// file is sent in twelve pieces, d/12 apart, as from a slow link.
+func (s *ImageServer) SlowDown(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.slow = d
+}
+
+// serveSlowly sends the file at path in twelve pieces over d.
+func serveSlowly(w http.ResponseWriter, path string, d time.Duration) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		http.NotFound(w, nil)
+		return
+	}
+	const pieces = 12
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	for i := 0; i < pieces; i++ {
+		if _, err := w.Write(b[i*len(b)/pieces : (i+1)*len(b)/pieces]); err != nil {
+			return
+		}
+		w.(http.Flusher).Flush()
+		time.Sleep(d / pieces)
+	}
 }
 
 // StartImageServer writes the test image into dir and serves dir on a free
@@ -42,7 +70,12 @@ func StartImageServer(dir string) (*ImageServer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if err := writeImage(filepath.Join(dir, ImageName+"_"+ImageTag+".xz")); err != nil {
+	image := filepath.Join(dir, ImageName+"_"+ImageTag+".xz")
+	if err := writeImage(image); err != nil {
+		return nil, err
+	}
+	// An image server has the image's hash next to it; potsim checks none.
+	if err := os.WriteFile(image+".skein", []byte("potsim-image-hash\n"), 0o644); err != nil {
 		return nil, err
 	}
 	return ServeImages(dir)
@@ -62,7 +95,12 @@ func ServeImages(dir string) (*ImageServer, error) {
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			s.mu.Lock()
 			s.requests[r.URL.Path]++
+			slow := s.slow
 			s.mu.Unlock()
+			if rel, ok := strings.CutPrefix(r.URL.Path, "/images/"); ok && slow > 0 && strings.HasSuffix(rel, ".xz") && !strings.Contains(rel, "/") {
+				serveSlowly(w, filepath.Join(dir, rel), slow)
+				return
+			}
 			files.ServeHTTP(w, r)
 		}),
 	}
