@@ -89,6 +89,9 @@ type Driver struct {
 	// use (imagestore.go). storeMu is taken before mu, never after.
 	storeMu sync.Mutex
 	images  imageStore
+	// imports holds a lock per image a start imports (lockImport).
+	importsMu sync.Mutex
+	imports   map[string]*sync.Mutex
 }
 
 // New returns a pot driver.

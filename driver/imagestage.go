@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/nomad/plugins/drivers"
@@ -70,4 +71,22 @@ func byteSize(n int64) string {
 		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
 	}
 	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+}
+
+// lockImport waits until no other start imports image, and returns the
+// function that lets the next one go (once; later calls do nothing).
+func (d *Driver) lockImport(image string) (unlock func()) {
+	d.importsMu.Lock()
+	if d.imports == nil {
+		d.imports = map[string]*sync.Mutex{}
+	}
+	mu, ok := d.imports[image]
+	if !ok {
+		mu = &sync.Mutex{}
+		d.imports[image] = mu
+	}
+	d.importsMu.Unlock()
+	mu.Lock()
+	var once sync.Once
+	return func() { once.Do(mu.Unlock) }
 }

@@ -363,12 +363,21 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 				return nil, nil, fmt.Errorf("the pot an earlier start of this task left: %w", err)
 			}
 		}
-		if !slices.Contains(names, p.image) {
-			imported = true
-			d.emit(cfg, fmt.Sprintf("Importing image %s tag %s from %s", p.prepare.Image, p.prepare.Tag, p.prepare.URL))
+		imported = !slices.Contains(names, p.image)
+	}
+	unlockImport := func() {}
+	if imported {
+		// One import of an image at a time: the starts that waited find
+		// it imported (fifty tasks of a new image download it once).
+		unlockImport = d.lockImport(p.image)
+		defer unlockImport()
+		if names, lerr := client.List(ctx); lerr == nil && slices.Contains(names, p.image) {
+			imported = false
+			unlockImport()
 		}
 	}
 	if imported {
+		d.emit(cfg, fmt.Sprintf("Importing image %s tag %s from %s", p.prepare.Image, p.prepare.Tag, p.prepare.URL))
 		// pot's fetch says nothing until it is done: the driver
 		// downloads, reporting progress, and pot imports from there.
 		if dir := d.stageImage(ctx, cfg, p); dir != "" {
@@ -386,6 +395,7 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		return nil, nil, err
 	}
 	d.useImage(ctx, p.image, imported)
+	unlockImport()
 	defer func() {
 		if err != nil {
 			d.cleanupPot(p.potName)
