@@ -192,6 +192,38 @@ func TestContractSignal(t *testing.T) {
 // pot stop sends SIGTERM to the jail and SIGKILL after its stop_timeout: a
 // task that ignores SIGTERM ends with 137 about a second after stop with
 // stop_timeout=1.
+// TestContractKillJail: Kill removes a running jail at once, its processes
+// killed without a SIGTERM, however long the pot's own stop_timeout
+// (stop_timeout set to 0 on the running pot is what pot stop hands to
+// jail -r).
+func TestContractKillJail(t *testing.T) {
+	t.Parallel()
+	e := newPotEnv(t)
+	name := e.prepare(PrepareOptions{Argv: trapLoop("trap 'echo term >> term.out' TERM")})
+	if err := e.c.SetAttribute(e.ctx(), name, "stop_timeout", "30"); err != nil {
+		t.Fatal(err)
+	}
+	r := e.start(name)
+	r.waitJailFile("ready")
+	r.waitStatus("started")
+	begin := time.Now()
+	if err := e.c.Kill(e.ctx(), name); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(begin)
+	t.Logf("kill of a pot with stop_timeout=30 took %s", took.Round(time.Millisecond))
+	if took >= 5*time.Second {
+		t.Fatalf("kill took %s, want well under the pot's 30 s stop_timeout", took)
+	}
+	r.waitCode(137)
+	if got, err := os.ReadFile(e.jailPath(name, "term.out")); err == nil || !os.IsNotExist(err) {
+		t.Fatalf("the task saw a SIGTERM before the kill: term.out %q, %v", got, err)
+	}
+	if ok, err := e.c.IsRunning(e.ctx(), name); err != nil || ok {
+		t.Fatalf("IsRunning after the kill = %v, %v", ok, err)
+	}
+}
+
 func TestContractStopEscalation(t *testing.T) {
 	t.Parallel()
 	e := newPotEnv(t)
