@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/nomad/helper/uuid"
 	"github.com/hashicorp/nomad/nomad/structs"
 	"github.com/hashicorp/nomad/plugins/drivers"
+	dtestutil "github.com/hashicorp/nomad/plugins/drivers/testutils"
 
 	"github.com/bsdpot/nomad-pot-driver/hclspec"
 	"github.com/bsdpot/nomad-pot-driver/pot"
@@ -166,12 +167,7 @@ func TestRefusedMounts(t *testing.T) {
 func TestImportEvent(t *testing.T) {
 	env := newTestEnv(t)
 	_, h := env.newDriver()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	events, err := h.TaskEvents(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	events := taskEvents(t, h)
 	cfg, tc := env.task("events", "true")
 	// An image no test imported before (pot's root may be shared).
 	tc.Pot = testImage + "-" + uuid.Generate()[:8]
@@ -315,12 +311,7 @@ func TestPrivateBridgeNeedsItsBridge(t *testing.T) {
 func TestEnvNamesNomadAllows(t *testing.T) {
 	env := newTestEnv(t)
 	_, h := env.newDriver()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	events, err := h.TaskEvents(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	events := taskEvents(t, h)
 	cfg, tc := env.task("metadots", `echo "meta=$NOMAD_META_owner"`)
 	cfg.Env = map[string]string{"NOMAD_META_app.version": "1.2", "NOMAD_META_owner": "ops", "a-b": "x"}
 	start(t, h, cfg, tc)
@@ -332,6 +323,18 @@ func TestEnvNamesNomadAllows(t *testing.T) {
 	if ev := waitEvent(events, cfg.ID, 10*time.Second, func(m string) bool { return m == want }); ev == nil {
 		t.Fatalf("no task event %q", want)
 	}
+}
+
+// taskEvents is the driver's event stream, until the test ends.
+func taskEvents(t *testing.T, h *dtestutil.DriverHarness) <-chan *drivers.TaskEvent {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	events, err := h.TaskEvents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return events
 }
 
 // waitEvent is the first event of task id whose message matches, nil if
@@ -358,12 +361,7 @@ func waitEvent(events <-chan *drivers.TaskEvent, id string, limit time.Duration,
 func TestCommandNotFound(t *testing.T) {
 	env := newTestEnv(t)
 	_, h := env.newDriver()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	events, err := h.TaskEvents(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	events := taskEvents(t, h)
 	hostOnly, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -469,12 +467,7 @@ func TestBsdpotCommandLines(t *testing.T) {
 func TestPortMapWithHostNetwork(t *testing.T) {
 	env := newTestEnv(t)
 	_, h := env.newDriver()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	events, err := h.TaskEvents(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	events := taskEvents(t, h)
 	cfg, tc := env.task("hostports", "echo ran")
 	tc.NetworkMode = "host"
 	tc.PortMap = hclspec.MapStrStr{"http": "80"}
@@ -499,13 +492,9 @@ func TestPortMapWithHostNetwork(t *testing.T) {
 func TestImportProgress(t *testing.T) {
 	env := newTestEnv(t)
 	_, h := env.newDriver()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	events, err := h.TaskEvents(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	events := taskEvents(t, h)
 	var image []byte
+	var err error
 	if onRealPot {
 		if image, err = os.ReadFile(os.Getenv("POT_DRIVER_TEST_IMAGE")); err != nil {
 			t.Fatal(err)

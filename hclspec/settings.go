@@ -241,13 +241,7 @@ func (c *TaskConfig) validateCommandLine(s *TaskSettings, errs *errList) {
 		errs.add(fieldErr("command", c.Command, errors.New("may not start with '-' (the jail's sh would run it as `exec -…`)")))
 		ok = false
 	}
-	for i, a := range c.Args {
-		if err := pot.CheckValue(a); err != nil {
-			errs.add(fieldErr(idx("args", i), a, err))
-			ok = false
-		}
-	}
-	if !ok {
+	if !c.checkArgs(errs) || !ok {
 		return
 	}
 	line := strings.Join(append([]string{c.Command}, c.Args...), " ")
@@ -282,13 +276,7 @@ func (c *TaskConfig) validateExactArgs(s *TaskSettings, errs *errList) {
 			argvOK = false
 		}
 	}
-	for i, a := range c.Args {
-		if err := pot.CheckValue(a); err != nil {
-			errs.add(fieldErr(idx("args", i), a, err))
-			argvOK = false
-		}
-	}
-	if !argvOK {
+	if !c.checkArgs(errs) || !argvOK {
 		return
 	}
 	argv := append([]string{c.Command}, c.Args...)
@@ -301,4 +289,17 @@ func (c *TaskConfig) validateExactArgs(s *TaskSettings, errs *errList) {
 	default:
 		s.Argv = argv
 	}
+}
+
+// checkArgs refuses every element of args pot cannot carry, naming it; it
+// reports whether all passed.
+func (c *TaskConfig) checkArgs(errs *errList) bool {
+	ok := true
+	for i, a := range c.Args {
+		if err := pot.CheckValue(a); err != nil {
+			errs.add(fieldErr(idx("args", i), a, err))
+			ok = false
+		}
+	}
+	return ok
 }
