@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -512,8 +513,9 @@ func TestImportProgress(t *testing.T) {
 				w.(http.Flusher).Flush()
 				time.Sleep(time.Second)
 			}
-		case strings.HasSuffix(r.URL.Path, ".xz.skein") && onRealPot:
-			http.ServeFile(w, r, os.Getenv("POT_DRIVER_TEST_IMAGE")+".skein")
+		case onRealPot && (strings.HasSuffix(r.URL.Path, ".xz.skein") || strings.HasSuffix(r.URL.Path, ".xz.meta")):
+			// pot hashes the image with its .meta.
+			http.ServeFile(w, r, os.Getenv("POT_DRIVER_TEST_IMAGE")+path.Ext(r.URL.Path))
 		case strings.HasSuffix(r.URL.Path, ".xz.skein"):
 			_, _ = w.Write([]byte("potsim-image-hash\n"))
 		default:

@@ -96,7 +96,7 @@ func TestStopKillsAfterTimeout(t *testing.T) {
 	if took < timeout {
 		t.Fatalf("stopped after %s, before its %s timeout", took, timeout)
 	}
-	if limit := timeout + killGrace; took > limit {
+	if limit := timeout + killGrace(); took > limit {
 		t.Fatalf("stopped after %s; timeout %s: want at most %s", took.Round(time.Millisecond), timeout, limit)
 	}
 	if res.ExitCode == 0 && res.Signal == 0 {
