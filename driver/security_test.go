@@ -520,7 +520,9 @@ func TestPotHanging(t *testing.T) {
 
 	// A running task whose pot then hangs on everything the driver asks.
 	bin := hangingPot(t, false, "info", "signal", "stop", "destroy", "last-run-stats")
-	_, h := env.newDriverWith(hangCfg(potsimBin))
+	// Started with pot's usual deadlines: on pot's scripts a jail takes
+	// about a second to show, the 1 s limit's own length.
+	_, h := env.newDriverWith(&hclspec.PluginConfig{PotBin: potsimBin})
 	cfg, tc := env.task("hang-running", `trap 'exit 0' TERM; echo ready; while :; do sleep 0.1; done`)
 	handle := start(t, h, cfg, tc)
 	logContains(t, cfg, "stdout", "ready")
