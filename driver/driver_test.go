@@ -388,7 +388,7 @@ func waitResult(t *testing.T, h *dtestutil.DriverHarness, id string, within time
 // killGrace is what a kill may add to a task's kill_timeout: half a second
 // (issue 12), and on pot's scripts, where the kill is two pot commands
 // (set-attribute, stop) of 0.1–0.5 s each on a loaded 2-core machine, a
-// second (measured 0.37–0.58 s). The e2e suite holds Nomad's own events to
+// second (measured 0.37–0.60 s). The e2e suite holds Nomad's own events to
 // half a second on both. Either bound fails a stop that asks again (pot
 // stop's SIGTERM and stop_timeout: seconds).
 func killGrace() time.Duration {

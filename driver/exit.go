@@ -44,7 +44,8 @@ func (d *Driver) explainExit(h *taskHandle, res *drivers.ExitResult) {
 	}
 	ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
 	defer cancel()
-	l, err := d.potClient().LookupProgram(ctx, h.potName, program, jailSearchPath(h.cfg.Env, d.potClient().Env))
+	client := d.potClient()
+	l, err := client.LookupProgram(ctx, h.potName, program, jailSearchPath(h.cfg.Env, client.Env))
 	if err != nil {
 		h.logger.Debug("looking for the task's program in the jail", "program", program, "error", err)
 		return
@@ -96,12 +97,6 @@ func jailSearchPath(taskEnv map[string]string, potEnv []string) []string {
 	if !ok {
 		return defaultSearchPath
 	}
-	var dirs []string
-	for _, dir := range filepath.SplitList(p) {
-		if dir == "" {
-			dir = "."
-		}
-		dirs = append(dirs, dir)
-	}
-	return dirs
+	// Empty and relative entries name the working folder, not looked in.
+	return filepath.SplitList(p)
 }

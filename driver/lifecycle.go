@@ -95,10 +95,10 @@ func (d *Driver) StopTask(taskID string, timeout time.Duration, signal string) e
 	// kill, so the jail's stop grace goes now, while the task has its
 	// time, and pot stop then removes the jail at once. Bounded by the
 	// deadline; if it does not make it, the kill sets it itself.
-	kill := true
+	graceGone := false
 	if left := time.Until(deadline); left > 0 {
 		ctx, cancel := context.WithTimeout(d.ctx, left)
-		kill = client.SetStopGrace(ctx, h.potName, 0) != nil
+		graceGone = client.SetStopGrace(ctx, h.potName, 0) == nil
 		cancel()
 	}
 	timer := time.NewTimer(time.Until(deadline))
@@ -108,7 +108,8 @@ func (d *Driver) StopTask(taskID string, timeout time.Duration, signal string) e
 		return nil
 	case <-timer.C:
 	}
-	return d.stopJail(h, kill)
+	// With the grace gone a plain pot stop is the kill.
+	return d.stopJail(h, !graceGone)
 }
 
 // stopAttempts bounds the retries of pot stop in stopJail.

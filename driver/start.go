@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -133,12 +134,7 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 		// port_map, which that driver ignores. The jail shares the
 		// host's network, so the program listens on the host's ports
 		// itself: nothing to export, and an event says so.
-		labels := make([]string, 0, len(ports))
-		for label := range ports {
-			labels = append(labels, label)
-		}
-		sort.Strings(labels)
-		p.ignoredPorts = labels
+		p.ignoredPorts = slices.Sorted(maps.Keys(ports))
 		ports = nil
 	default:
 		return nil, fmt.Errorf("invalid task config: port_map needs network_mode public-bridge or private-bridge, not %s (pot exports ports from bridges only)", s.NetworkMode)
