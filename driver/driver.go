@@ -205,8 +205,23 @@ func (d *Driver) Fingerprint(ctx context.Context) (<-chan *drivers.Fingerprint, 
 
 func (d *Driver) fingerprint(ctx context.Context) *drivers.Fingerprint {
 	client := d.potClient()
+	pc := d.pluginConfig()
 	attrs := map[string]*pstructs.Attribute{
 		"driver.pot.plugin_version": pstructs.NewStringAttribute(PluginVersion),
+		// Whether images are verified without the job asking, and
+		// whether a job without a key is refused.
+		"driver.pot.signature_default_key": pstructs.NewBoolAttribute(pc.DefaultSignaturePubkey != ""),
+		"driver.pot.require_signed_images": pstructs.NewBoolAttribute(pc.RequireSignedImages),
+	}
+	if key := pc.DefaultSignaturePubkey; key != "" {
+		// Every task without a key of its own would fail.
+		if _, err := keyID(key); err != nil {
+			return &drivers.Fingerprint{
+				Attributes:        attrs,
+				Health:            drivers.HealthStateUnhealthy,
+				HealthDescription: fmt.Sprintf("default_signature_pubkey %s: %v", key, err),
+			}
+		}
 	}
 	if _, err := os.Stat(client.Bin); err != nil {
 		return &drivers.Fingerprint{

@@ -35,6 +35,10 @@ type imageStore interface {
 	// SetMark records that the driver used image at t. Without create it
 	// only moves an existing mark on.
 	SetMark(ctx context.Context, image string, t time.Time, create bool) error
+	// Record and SetRecord read and keep the image's origin record
+	// (imageRecord's form); "" when it has none.
+	Record(ctx context.Context, image string) (string, error)
+	SetRecord(ctx context.Context, image, record string) error
 }
 
 // imageStore returns the store of the configured pot, made once per
@@ -100,12 +104,23 @@ func (z zfsImages) SetMark(ctx context.Context, image string, t time.Time, creat
 	return freebsd.WriteImageMark(ctx, z.root, image, t)
 }
 
+func (z zfsImages) Record(ctx context.Context, image string) (string, error) {
+	return freebsd.ReadPotProperty(ctx, z.root, image, freebsd.ImageRecordProperty)
+}
+
+func (z zfsImages) SetRecord(ctx context.Context, image, record string) error {
+	return freebsd.WritePotProperty(ctx, z.root, image, freebsd.ImageRecordProperty, record)
+}
+
 // dirImages: pot's file tree FS_ROOT/jails/NAME as potsim keeps it, where
 // conf/.potsim_origin stands for the ZFS origin and the mark is the file
 // conf/.nomad-pot-driver-image.
 type dirImages struct{ root string }
 
-const dirImageMark = ".nomad-pot-driver-image"
+const (
+	dirImageMark   = ".nomad-pot-driver-image"
+	dirImageRecord = ".nomad-pot-driver-verified"
+)
 
 func (s dirImages) Scan(ctx context.Context, candidate func(string) bool) (map[string]*potInfo, error) {
 	jails := filepath.Join(s.root, "jails")
@@ -147,10 +162,10 @@ func (s dirImages) Scan(ctx context.Context, candidate func(string) bool) (map[s
 }
 
 func (s dirImages) SetMark(ctx context.Context, image string, t time.Time, create bool) error {
-	if image == "" || strings.ContainsAny(image, "/\x00") || image == "." || image == ".." {
-		return fmt.Errorf("invalid pot name %q", image)
+	file, err := s.confFile(image, dirImageMark)
+	if err != nil {
+		return err
 	}
-	file := filepath.Join(s.root, "jails", image, "conf", dirImageMark)
 	if !create {
 		if _, err := os.Stat(file); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -160,6 +175,34 @@ func (s dirImages) SetMark(ctx context.Context, image string, t time.Time, creat
 		}
 	}
 	return os.WriteFile(file, []byte(freebsd.FormatImageMark(t)+"\n"), 0o644)
+}
+
+func (s dirImages) Record(ctx context.Context, image string) (string, error) {
+	file, err := s.confFile(image, dirImageRecord)
+	if err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", nil
+	}
+	return strings.TrimSpace(string(b)), err
+}
+
+func (s dirImages) SetRecord(ctx context.Context, image, record string) error {
+	file, err := s.confFile(image, dirImageRecord)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, []byte(record+"\n"), 0o644)
+}
+
+// confFile is the path of file in the conf folder of pot image.
+func (s dirImages) confFile(image, file string) (string, error) {
+	if image == "" || strings.ContainsAny(image, "/\x00") || image == "." || image == ".." {
+		return "", fmt.Errorf("invalid pot name %q", image)
+	}
+	return filepath.Join(s.root, "jails", image, "conf", file), nil
 }
 
 // treeSize adds up the sizes of the files below dir, not following links

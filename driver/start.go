@@ -76,6 +76,9 @@ type startPlan struct {
 	resolvConf []byte
 	// limits are the rctl rules and cores for the jail (limits.go).
 	limits *limitsPlan
+	// keyID names prepare.PubKey, the key the image is verified with
+	// (signature.go); "" without one.
+	keyID string
 }
 
 func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startPlan, error) {
@@ -213,6 +216,9 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 	for _, c := range s.Copies {
 		src := allowed(c.Key, c.Src+":"+c.Dest, c.Src)
 		p.copies = append(p.copies, pot.CopyOptions{Source: src, Destination: c.Dest, CreateParents: true})
+	}
+	if err := d.planSignature(s, p, allowed); err != nil {
+		return nil, err
 	}
 	if len(pathErrs) > 0 {
 		return nil, fmt.Errorf("invalid task config: %w", errors.Join(pathErrs...))
@@ -362,23 +368,32 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		imported = !slices.Contains(names, p.image)
 	}
 	unlockImport := func() {}
-	if imported {
-		// One import of an image at a time: the starts that waited find
-		// it imported (fifty tasks of a new image download it once).
+	if imported || p.keyID != "" {
+		// One import (or signature check) of an image at a time: the
+		// starts that waited find it imported (fifty tasks of a new
+		// image download it once).
 		unlockImport = d.lockImport(p.image)
 		defer unlockImport()
-		if names, lerr := client.List(ctx); lerr == nil && slices.Contains(names, p.image) {
-			imported = false
+		if names, lerr := client.List(ctx); lerr == nil {
+			imported = !slices.Contains(names, p.image)
+		}
+		if !imported && p.keyID != "" {
+			if imported, err = d.checkImageSignature(ctx, cfg, p); err != nil {
+				return nil, nil, err
+			}
+		}
+		if !imported {
 			unlockImport()
 		}
 	}
+	stagedDir := ""
 	if imported {
 		d.emit(cfg, fmt.Sprintf("Importing image %s tag %s from %s", p.prepare.Image, p.prepare.Tag, p.prepare.URL))
 		// pot's fetch says nothing until it is done: the driver
 		// downloads, reporting progress, and pot imports from there.
-		if dir := d.stageImage(ctx, cfg, p); dir != "" {
-			defer os.RemoveAll(dir)
-			p.prepare.URL = (&url.URL{Scheme: "file", Path: dir}).String()
+		if stagedDir = d.stageImage(ctx, cfg, p); stagedDir != "" {
+			defer os.RemoveAll(stagedDir)
+			p.prepare.URL = (&url.URL{Scheme: "file", Path: stagedDir}).String()
 		}
 	}
 	if _, err := client.Prepare(ctx, p.prepare); err != nil {
@@ -389,6 +404,9 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 			d.useImage(ctx, p.image, true)
 		}
 		return nil, nil, err
+	}
+	if imported {
+		d.recordImport(ctx, p, stagedDir)
 	}
 	d.useImage(ctx, p.image, imported)
 	unlockImport()

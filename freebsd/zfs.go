@@ -129,27 +129,49 @@ func potDatasets(jails string, list []*zfs.Dataset) map[string]PotDataset {
 	return out
 }
 
+// ImageRecordProperty is the ZFS user property where the driver keeps
+// what it knows of an image's origin: the hash it was imported with and
+// the keys its signature was checked with (the driver's format).
+const ImageRecordProperty = "org.bsdpot.nomad-pot-driver:verified"
+
 // ReadImageMark reads ImageMarkProperty of ROOT/jails/NAME: the time the
 // driver last used the image, and whether the driver marked it at all.
 func ReadImageMark(ctx context.Context, root, name string) (time.Time, bool, error) {
-	ds, err := potDataset(ctx, root, name)
+	v, err := ReadPotProperty(ctx, root, name, ImageMarkProperty)
 	if err != nil {
 		return time.Time{}, false, err
-	}
-	v, err := ds.GetProperty(ImageMarkProperty)
-	if err != nil {
-		return time.Time{}, false, &ZFSError{What: "dataset " + ds.Name, Missing: zfsMissing(err), Err: err}
 	}
 	return ParseImageMark(v)
 }
 
 // WriteImageMark sets ImageMarkProperty of ROOT/jails/NAME to t.
 func WriteImageMark(ctx context.Context, root, name string, t time.Time) error {
+	return WritePotProperty(ctx, root, name, ImageMarkProperty, FormatImageMark(t))
+}
+
+// ReadPotProperty reads a user property of ROOT/jails/NAME; "" when unset.
+func ReadPotProperty(ctx context.Context, root, name, property string) (string, error) {
+	ds, err := potDataset(ctx, root, name)
+	if err != nil {
+		return "", err
+	}
+	v, err := ds.GetProperty(property)
+	if err != nil {
+		return "", &ZFSError{What: "dataset " + ds.Name, Missing: zfsMissing(err), Err: err}
+	}
+	if v == "-" {
+		return "", nil
+	}
+	return v, nil
+}
+
+// WritePotProperty sets a user property of ROOT/jails/NAME.
+func WritePotProperty(ctx context.Context, root, name, property, value string) error {
 	ds, err := potDataset(ctx, root, name)
 	if err != nil {
 		return err
 	}
-	if err := ds.SetProperty(ImageMarkProperty, FormatImageMark(t)); err != nil {
+	if err := ds.SetProperty(property, value); err != nil {
 		return &ZFSError{What: "dataset " + ds.Name, Missing: zfsMissing(err), Err: err}
 	}
 	return nil

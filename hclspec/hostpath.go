@@ -17,6 +17,28 @@ import (
 // checkAllowedPrefix checks a host_path_allow entry: an absolute, clean
 // path without "..", not "/" (which would allow the whole host).
 func checkAllowedPrefix(p string) error {
+	if err := checkAbsClean(p); err != nil {
+		return err
+	}
+	if p == "/" {
+		return errors.New("would allow every host path; name the folders jobs may use")
+	}
+	return nil
+}
+
+// checkHostFile checks the path of a host file the driver hands pot (a
+// signature key): absolute and clean, and a file's, not "/".
+func checkHostFile(p string) error {
+	if err := checkAbsClean(p); err != nil {
+		return err
+	}
+	if p == "/" {
+		return errors.New("names a folder, not a file")
+	}
+	return nil
+}
+
+func checkAbsClean(p string) error {
 	if err := checkString(p); err != nil {
 		return err
 	}
@@ -28,9 +50,6 @@ func checkAllowedPrefix(p string) error {
 	}
 	if hasDotDot(p) {
 		return errors.New("must not contain '..'")
-	}
-	if p == "/" {
-		return errors.New("would allow every host path; name the folders jobs may use")
 	}
 	return nil
 }

@@ -35,6 +35,8 @@ const DefaultPotBin = "/usr/local/bin/pot"
 //	    orphan_sweep_period = "1m"
 //	    image_cache_max_bytes = 0     # 0: no size budget
 //	    image_cache_max_age   = "0"   # 0: no age limit
+//	    default_signature_pubkey = "" # signify key for tasks naming none
+//	    require_signed_images    = false
 //	  }
 //	}
 var PluginConfigSpec = nhcl.NewObject(map[string]*nhcl.Spec{
@@ -91,6 +93,11 @@ var PluginConfigSpec = nhcl.NewObject(map[string]*nhcl.Spec{
 		nhcl.NewAttr("image_cache_max_age", "string", false),
 		nhcl.NewLiteral(`"0s"`),
 	),
+	"default_signature_pubkey": nhcl.NewAttr("default_signature_pubkey", "string", false),
+	"require_signed_images": nhcl.NewDefault(
+		nhcl.NewAttr("require_signed_images", "bool", false),
+		nhcl.NewLiteral("false"),
+	),
 })
 
 // Defaults of the plugin config's durations.
@@ -145,6 +152,11 @@ type PluginConfig struct {
 	// has not been used for that long ("0": never).
 	ImageCacheMaxBytes int64  `codec:"image_cache_max_bytes"`
 	ImageCacheMaxAge   string `codec:"image_cache_max_age"`
+	// DefaultSignaturePubkey is the signify public key file images of
+	// tasks without a signature_pubkey are verified with ("": none).
+	// RequireSignedImages fails a task that has no key either way.
+	DefaultSignaturePubkey string `codec:"default_signature_pubkey"`
+	RequireSignedImages    bool   `codec:"require_signed_images"`
 }
 
 // DefaultPluginConfig is the configuration used when the agent gives none.
@@ -210,6 +222,11 @@ func (c *PluginConfig) Validate() error {
 	for _, d := range c.durations() {
 		if _, err := d.parse(); err != nil {
 			errs.add(err)
+		}
+	}
+	if c.DefaultSignaturePubkey != "" {
+		if err := checkHostFile(c.DefaultSignaturePubkey); err != nil {
+			errs.add(fieldErr("default_signature_pubkey", c.DefaultSignaturePubkey, err))
 		}
 	}
 	if c.ImageCacheMaxBytes < 0 {

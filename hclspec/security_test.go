@@ -54,6 +54,16 @@ func TestPluginConfigSecurityKeys(t *testing.T) {
 	if b, age := pc.ImageCache(); b != 10<<30 || age != 168*time.Hour {
 		t.Fatalf("image cache %d %s", b, age)
 	}
+	if pc.DefaultSignaturePubkey != "" || pc.RequireSignedImages {
+		t.Fatalf("signed images asked for by default: %#v", pc)
+	}
+	pc, err = decodePluginConfig(t, map[string]interface{}{"default_signature_pubkey": "/usr/local/etc/pot/sign_key.pub", "require_signed_images": true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Validate(); err != nil || pc.DefaultSignaturePubkey != "/usr/local/etc/pot/sign_key.pub" || !pc.RequireSignedImages {
+		t.Fatalf("signature keys: %v %#v", err, pc)
+	}
 	if _, err := decodePluginConfig(t, map[string]interface{}{"host_path_allow": "/mnt"}); err == nil {
 		t.Error("a string for host_path_allow decoded")
 	}
@@ -76,6 +86,9 @@ func TestPluginConfigSecurityKeys(t *testing.T) {
 		{PluginConfig{OrphanSweepPeriod: "10ms"}, `orphan_sweep_period "10ms": must be at least 1s (or 0: off)`},
 		{PluginConfig{ImageCacheMaxAge: "30s"}, `image_cache_max_age "30s": must be at least 1m0s (or 0: off)`},
 		{PluginConfig{ImageCacheMaxBytes: -1}, `image_cache_max_bytes "-1": must not be negative`},
+		{PluginConfig{DefaultSignaturePubkey: "keys/pot.pub"}, `default_signature_pubkey "keys/pot.pub": must be an absolute path`},
+		{PluginConfig{DefaultSignaturePubkey: "/"}, `default_signature_pubkey "/": names a folder, not a file`},
+		{PluginConfig{DefaultSignaturePubkey: "/etc/../pot.pub"}, `default_signature_pubkey "/etc/../pot.pub": must be a clean path`},
 	} {
 		err := c.cfg.Validate()
 		if err == nil || !strings.HasPrefix(err.Error(), c.want) {

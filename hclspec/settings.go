@@ -21,6 +21,10 @@ type TaskSettings struct {
 	Image string
 	// Tag is the image tag (pot prepare -t).
 	Tag string
+	// SignaturePubkey is the key file the image is verified with (an
+	// absolute, clean host path: whether it may be used is the plugin's
+	// host_path_allow to say); empty when the job names none.
+	SignaturePubkey string
 	// CommandLine is command and args joined by single spaces, the line
 	// the jail's sh runs as `exec LINE` (the bsdpot driver's meaning);
 	// Argv is command followed by args, each an exact argument
@@ -89,6 +93,14 @@ func (c *TaskConfig) Validate() (*TaskSettings, error) {
 		errs.add(fieldErr("tag", c.Tag, err))
 	} else {
 		s.Tag = c.Tag
+	}
+
+	if c.SignaturePubkey != "" {
+		if err := checkHostFile(c.SignaturePubkey); err != nil {
+			errs.add(fieldErr("signature_pubkey", c.SignaturePubkey, err))
+		} else {
+			s.SignaturePubkey = c.SignaturePubkey
+		}
 	}
 
 	// command, args, exact_args

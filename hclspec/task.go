@@ -37,6 +37,9 @@ var TaskConfigSpec = nhcl.NewObject(map[string]*nhcl.Spec{
 	// rctl resource -> amount; list(map(string)) like port_map, so both
 	// `rctl { maxproc = 100 }` and `rctl = { maxproc = "100" }` decode.
 	"rctl": nhcl.NewAttr("rctl", "list(map(string))", false),
+	// Not the bsdpot driver's: the public key pot verifies the image's
+	// signature with (prepare -C), a host file under host_path_allow.
+	"signature_pubkey": nhcl.NewAttr("signature_pubkey", "string", false),
 })
 
 // TaskConfig is a task's config block as decoded by
@@ -91,6 +94,9 @@ type TaskConfig struct {
 	// Rctl maps more rctl resources to the amount the jail may use
 	// ("maxproc" -> "100", "vmemoryuse" -> "2g").
 	Rctl MapStrStr `codec:"rctl"`
+	// SignaturePubkey is the signify public key file the image's signature
+	// is checked with; empty: the plugin's default_signature_pubkey.
+	SignaturePubkey string `codec:"signature_pubkey"`
 }
 
 // MapStrStr is a map[string]string that msgpack-decodes from the list of

@@ -115,6 +115,11 @@ func TestValidateRules(t *testing.T) {
 		{"image newline", func(c *TaskConfig) { c.Image = "https://h/a\nb" }, `image "https://h/a\nb": value contains a line break`},
 		{"image bad port", func(c *TaskConfig) { c.Image = "https://h:99999/x" }, `image "https://h:99999/x"`},
 		{"image unicode", func(c *TaskConfig) { c.Image = "https://hé/x" }, `image "https://hé/x": character 'é'`},
+		// signature_pubkey (whether it may be used: CheckHostPath)
+		{"key", func(c *TaskConfig) { c.SignaturePubkey = "/usr/local/etc/pot/sign_key.pub" }, ""},
+		{"key relative", func(c *TaskConfig) { c.SignaturePubkey = "sign_key.pub" }, `signature_pubkey "sign_key.pub": must be an absolute path`},
+		{"key dotdot", func(c *TaskConfig) { c.SignaturePubkey = "/a/../b.pub" }, `signature_pubkey "/a/../b.pub": must be a clean path`},
+		{"key newline", func(c *TaskConfig) { c.SignaturePubkey = "/a\n.pub" }, `signature_pubkey "/a\n.pub": value contains a line break`},
 		// pot, tag
 		{"pot empty", func(c *TaskConfig) { c.Pot = "" }, `pot "": must not be empty`},
 		{"tag empty", func(c *TaskConfig) { c.Tag = "" }, `tag "": must not be empty`},

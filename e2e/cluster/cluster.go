@@ -93,6 +93,12 @@ type Options struct {
 	// the plugin that called it is gone (a fault test kills it there).
 	// Every other call runs pot.
 	HoldPot string
+	// SignImages signs the test image with a signify key pair made for
+	// the cluster (Cluster.SigningPubKey, SigningSecKey) and gives the pot
+	// plugin that key as its default_signature_pubkey, with
+	// require_signed_images. With a real pot the image is served from a
+	// copy of ImageDir, which stays as it is.
+	SignImages bool
 	// Keep leaves the run folder in place at Stop (logs, pot roots).
 	Keep bool
 	// Logf reports progress.
@@ -129,6 +135,9 @@ type Cluster struct {
 	Webserver string
 	// Images serves the test image (potsim, or Options.ImageDir).
 	Images *ImageServer
+	// SigningPubKey and SigningSecKey are the key pair the test image is
+	// signed with (Options.SignImages).
+	SigningPubKey, SigningSecKey string
 	// RecorderLog is where the rctl and cpuset stand-ins log their calls
 	// (Options.Recorder; read it with internal/recorder.Read).
 	RecorderLog string
@@ -295,15 +304,28 @@ ports {
 
 	// Image server
 	if opts.Potsim || opts.ImageDir != "" {
-		if opts.Potsim {
-			c.Images, err = StartImageServer(filepath.Join(c.Dir, "images"))
-		} else {
+		switch dir := filepath.Join(c.Dir, "images"); {
+		case opts.Potsim:
+			c.Images, err = StartImageServer(dir)
+		case opts.SignImages:
+			if err = copyTestImage(opts.ImageDir, dir); err == nil {
+				c.Images, err = ServeImages(dir)
+			}
+		default:
 			c.Images, err = ServeImages(opts.ImageDir)
 		}
 		if err != nil {
 			return nil, err
 		}
 		c.logf("serving pot images at %s", c.Images.URL)
+		if opts.SignImages {
+			if c.SigningPubKey, c.SigningSecKey, err = SigningKeys(filepath.Join(c.Dir, "keys"), "images"); err != nil {
+				return nil, err
+			}
+			if err := SignImage(c.Images.Dir, ImageName, ImageTag, c.SigningSecKey); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	// Nomad
@@ -314,7 +336,7 @@ ports {
 		}
 	}
 	nomadCfg := filepath.Join(c.Dir, "nomad.hcl")
-	if err := os.WriteFile(nomadCfg, []byte(nomadConfig(nomadHTTP, nomadRPC, nomadSerf, consulHTTP, pluginPot, c.HostDir, opts.DriverConsul, limitTools)), 0o644); err != nil {
+	if err := os.WriteFile(nomadCfg, []byte(nomadConfig(nomadHTTP, nomadRPC, nomadSerf, consulHTTP, pluginPot, c.HostDir, opts.DriverConsul, limitTools, c.SigningPubKey)), 0o644); err != nil {
 		return nil, err
 	}
 	// Nomad's plugins (the pot driver, logmon) listen on sockets in
@@ -372,8 +394,15 @@ ports {
 	return c, nil
 }
 
-func nomadConfig(http, rpc, serf, consulHTTP int, potBin, hostDir string, dc *DriverConsul, limitTools map[string]string) string {
+func nomadConfig(http, rpc, serf, consulHTTP int, potBin, hostDir string, dc *DriverConsul, limitTools map[string]string, signingKey string) string {
 	var extra strings.Builder
+	if signingKey != "" {
+		fmt.Fprintf(&extra, `
+    # Every image verified with the cluster's key unless a job names its own.
+    default_signature_pubkey = %q
+    require_signed_images    = true
+`, signingKey)
+	}
 	if limitTools != nil {
 		fmt.Fprintf(&extra, `
     # The recording stand-ins of FreeBSD's rctl and cpuset.

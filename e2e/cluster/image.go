@@ -3,15 +3,20 @@ package cluster
 import (
 	"archive/tar"
 	"compress/gzip"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
 // The image the tests and the Linux demo run: pot prepare fetches
@@ -165,6 +170,74 @@ func writeImage(path string) error {
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// copyTestImage copies the test image's files (IMAGE_TAG.xz and what
+// lies beside it: .skein, .meta) from src into dest.
+func copyTestImage(src, dest string) error {
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return err
+	}
+	files, err := filepath.Glob(filepath.Join(src, ImageName+"_"+ImageTag+".xz*"))
+	if err != nil || len(files) == 0 {
+		return fmt.Errorf("no test image %s_%s.xz in %s (%v)", ImageName, ImageTag, src, err)
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dest, filepath.Base(f)), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CopyImage serves the test image also as image name (same file system,
+// its own files, unsigned), e.g. to sign or tamper with it.
+func (s *ImageServer) CopyImage(name string) error {
+	for _, ext := range []string{".xz", ".xz.skein", ".xz.meta"} {
+		b, err := os.ReadFile(filepath.Join(s.Dir, ImageName+"_"+ImageTag+ext))
+		if err != nil {
+			if ext == ".xz.meta" && errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(s.Dir, name+"_"+ImageTag+ext), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SigningKeys makes a signify key pair NAME.pub, NAME.sec in dir, as an
+// image server's operator does (signify -G -n: no passphrase).
+func SigningKeys(dir, name string) (pub, sec string, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", "", err
+	}
+	pub, sec = filepath.Join(dir, name+".pub"), filepath.Join(dir, name+".sec")
+	return pub, sec, signify("-G", "-n", "-p", pub, "-s", sec)
+}
+
+// SignImage signs image IMAGE_TAG.xz in dir with the secret key: its
+// .skein gets a .skein.sig, which pot checks with the public key.
+func SignImage(dir, image, tag, secKey string) error {
+	skein := filepath.Join(dir, image+"_"+tag+".xz.skein")
+	return signify("-S", "-s", secKey, "-m", skein, "-x", skein+".sig")
+}
+
+func signify(args ...string) error {
+	bin, err := pot.SignifyBin()
+	if err != nil {
+		return fmt.Errorf("%w (Debian: apt-get install signify-openbsd; .ci/run installs it)", err)
+	}
+	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("signify %s: %v: %s", strings.Join(args, " "), err, out)
 	}
 	return nil
 }
