@@ -42,7 +42,7 @@ e2e: agents
 
 # The same suites against pot's own shell scripts (POT_SCRIPTS: a checkout
 # of bsdpot/pot 0.16, never part of this repository) on the FreeBSD
-# emulation cmd/fbsdemu; as root, needs busybox-static and nftables. Without POT_SCRIPTS
+# emulation cmd/fbsdemu; as root, needs busybox-static, nftables and signify-openbsd. Without POT_SCRIPTS
 # it says how to get one and skips. REALPOT_SUITES picks the suites,
 # REALPOT_RUN a -run pattern, REALPOT_VERBOSE=1 -v.
 REALPOT_SUITES ?= contract

@@ -39,6 +39,7 @@ import (
 	dtestutil "github.com/hashicorp/nomad/plugins/drivers/testutils"
 
 	"github.com/bsdpot/nomad-pot-driver/hclspec"
+	"github.com/bsdpot/nomad-pot-driver/internal/imagehash"
 	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
@@ -120,9 +121,16 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		// Symbolic links rather than bind mounts: nothing of the benchmark
 		// reaches the host's mount table.
 		b.Setenv("POTSIM_MOUNT", "symlink")
+		// An opaque image (an empty pot) and the hash potsim checks
+		// (no .meta: hashed as an empty one).
+		image := []byte("image")
+		files := map[string][]byte{
+			"/" + pot.ImageFile(testImage, testTag):            image,
+			"/" + pot.ImageFile(testImage, testTag) + ".skein": imagehash.Skein(image, nil),
+		}
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if strings.HasPrefix(r.URL.Path, "/"+testImage+"_"+testTag+".xz") {
-				_, _ = w.Write([]byte("image"))
+			if body, ok := files[r.URL.Path]; ok {
+				_, _ = w.Write(body)
 				return
 			}
 			http.NotFound(w, r)

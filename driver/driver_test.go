@@ -25,6 +25,7 @@ import (
 	dtestutil "github.com/hashicorp/nomad/plugins/drivers/testutils"
 
 	"github.com/bsdpot/nomad-pot-driver/hclspec"
+	"github.com/bsdpot/nomad-pot-driver/internal/imagehash"
 	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
@@ -125,10 +126,11 @@ func newTestEnv(t *testing.T) *testEnv {
 		}
 	}
 	image := testImageTar(t)
+	imageSkein := imagehash.Skein(image, nil)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// pot fetches IMAGE_TAG.xz with the tag's dots kept (real pot
-		// also its .skein and .meta). Other images named
-		// testImage-SOMETHING are the same file system.
+		// pot fetches IMAGE_TAG.xz with the tag's dots kept, its
+		// .skein and .meta (potsim's image has none). Other images
+		// named testImage-SOMETHING are the same file system.
 		if !strings.HasPrefix(r.URL.Path, "/"+testImage) {
 			http.NotFound(w, r)
 			return
@@ -144,9 +146,9 @@ func newTestEnv(t *testing.T) *testEnv {
 			_, _ = w.Write(image)
 			return
 		} else if strings.HasSuffix(r.URL.Path, "_"+testTag+".xz.skein") {
-			// potsim checks no hash; the driver's download wants the
-			// file there, as pot's image servers have it.
-			_, _ = w.Write([]byte("potsim-image-hash\n"))
+			// The hash potsim checks, as pot does (no .meta: hashed as
+			// an empty one).
+			_, _ = w.Write(imageSkein)
 			return
 		}
 		http.NotFound(w, r)

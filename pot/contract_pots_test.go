@@ -131,8 +131,8 @@ func TestContractPrepare(t *testing.T) {
 }
 
 // A prepare of an image the server does not have fails with exit 1 and an
-// error naming the URL pot fetched (the file name keeps the tag's dots),
-// and leaves neither the pot nor an image pot behind.
+// error naming the URL pot fetched first, the image's .skein (the file name
+// keeps the tag's dots), and leaves neither the pot nor an image pot behind.
 func TestContractPrepareMissingImage(t *testing.T) {
 	t.Parallel()
 	e := newPotEnv(t)
@@ -141,7 +141,7 @@ func TestContractPrepareMissingImage(t *testing.T) {
 	e.destroyAtEnd(PotName(o.Name, o.Alloc))
 	e.destroyAtEnd(ImageName(e.image, tag))
 	_, err := e.c.Prepare(e.ctx(), o)
-	wantPotError(t, "prepare of a missing image", err, 1, e.url+"/"+e.image+"_"+tag+".xz")
+	wantPotError(t, "prepare of a missing image", err, 1, e.url+"/"+e.image+"_"+tag+".xz.skein")
 	pots, err := e.c.List(e.ctx())
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +149,7 @@ func TestContractPrepareMissingImage(t *testing.T) {
 	if slices.Contains(pots, PotName(o.Name, o.Alloc)) || slices.Contains(pots, ImageName(e.image, tag)) {
 		t.Fatalf("a failed prepare left pots behind: %q", pots)
 	}
-	if e.tg.potsim && e.srv.requests(e.image, tag) == 0 {
+	if e.tg.potsim && e.srv.fileRequests(ImageFile(e.image, tag)+".skein") == 0 {
 		t.Fatal("the image server was not asked")
 	}
 }

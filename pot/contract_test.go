@@ -5,7 +5,8 @@
 //
 // On Linux nothing needs to be set: the suite builds ../cmd/potsim once,
 // gives every test a fresh POTSIM_ROOT and its own image server (httptest,
-// serving IMAGE_TAG.xz as `pot prepare` fetches it), and runs in parallel:
+// serving IMAGE_TAG.xz and its .skein as `pot prepare` fetches them), and
+// runs in parallel:
 //
 //	go test -race ./pot -run Contract
 //
@@ -28,7 +29,9 @@
 // image pot IMAGE_TAG is pot's image cache and is left in place. A few checks
 // are potsim-only (counting the image server's requests, connecting through
 // an exported port, the image's own file); the test log says so on a real
-// host.
+// host. The cases that sign or alter images need an image server of the
+// test's own (potsim, or pot's scripts on the FreeBSD emulation) and
+// signify-openbsd; they skip on a real host.
 //
 // On other systems without POT_CONTRACT_BIN, the suite skips.
 package pot
@@ -55,6 +58,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bsdpot/nomad-pot-driver/internal/imagehash"
 )
 
 // TestMain also lets the test binary act as a small TCP server inside a
@@ -271,7 +276,7 @@ func newPotEnv(t *testing.T) *potEnv {
 	e := newBareEnv(t)
 	if e.tg.potsim {
 		e.srv = newImageServer(t)
-		e.srv.put(simImage, simTag, testImage(t))
+		e.srv.put(simImage, simTag, testImage(t), nil)
 		e.url, e.image, e.tag = e.srv.URL(), simImage, simTag
 		return e
 	}
@@ -657,8 +662,9 @@ func (e *potEnv) noPwned(name string) {
 	}
 }
 
-// imageServer serves images as pot fetches them (URL/IMAGE_TAG.xz) and
-// counts the requests.
+// imageServer serves images as pot fetches them: URL/IMAGE_TAG.xz, its
+// .skein (the hash pot checks) and, where it has them, its .meta and
+// .skein.sig; it counts the requests.
 type imageServer struct {
 	srv   *httptest.Server
 	mu    sync.Mutex
@@ -685,18 +691,42 @@ func newImageServer(t *testing.T) *imageServer {
 
 func (s *imageServer) URL() string { return s.srv.URL }
 
-func imagePath(image, tag string) string { return "/" + image + "_" + tag + ".xz" }
-
-func (s *imageServer) put(image, tag string, body []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.files[imagePath(image, tag)] = body
+// put serves body as the image IMAGE_TAG with its .skein, made as pot
+// export makes it from the image and its .meta (with imagehash's stand-in
+// for Skein-1024, which potsim and the emulation's skein1024 compute), and
+// the .meta unless it is nil (pot then hashes an empty one).
+func (s *imageServer) put(image, tag string, body, meta []byte) {
+	name := ImageFile(image, tag)
+	s.putFile(name, body)
+	s.putFile(name+".skein", imagehash.Skein(body, meta))
+	if meta != nil {
+		s.putFile(name+".meta", meta)
+	}
 }
 
-func (s *imageServer) requests(image, tag string) int {
+// putFile serves body as URL/NAME: a signature, an image changed after
+// its .skein was made.
+func (s *imageServer) putFile(name string, body []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.hits[imagePath(image, tag)]
+	s.files["/"+name] = body
+}
+
+// file is what the server serves as URL/NAME.
+func (s *imageServer) file(name string) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.files["/"+name]
+}
+
+// requests counts the requests of the image IMAGE_TAG.xz itself.
+func (s *imageServer) requests(image, tag string) int { return s.fileRequests(ImageFile(image, tag)) }
+
+// fileRequests counts the requests of URL/NAME.
+func (s *imageServer) fileRequests(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits["/"+name]
 }
 
 // testImage is potsim's image: a root file system as a tar archive (potsim

@@ -5,23 +5,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// signifyTool runs signify as an image server's operator does.
-func signifyTool(t *testing.T, args ...string) {
-	t.Helper()
-	bin, err := SignifyBin()
-	if err != nil {
-		t.Fatalf("%v (Debian: apt install signify-openbsd)", err)
-	}
-	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
-		t.Fatalf("signify %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-}
 
 // TestVerifySignature: a signature checks against its key only, over its
 // .skein only; the .skein and .skein.sig come from http and file servers.
@@ -29,14 +16,14 @@ func TestVerifySignature(t *testing.T) {
 	srvDir, keys := t.TempDir(), t.TempDir()
 	pub, sec := filepath.Join(keys, "k.pub"), filepath.Join(keys, "k.sec")
 	otherPub := filepath.Join(keys, "o.pub")
-	signifyTool(t, "-G", "-n", "-p", pub, "-s", sec)
-	signifyTool(t, "-G", "-n", "-p", otherPub, "-s", filepath.Join(keys, "o.sec"))
+	runSignify(t, "-G", "-n", "-p", pub, "-s", sec)
+	runSignify(t, "-G", "-n", "-p", otherPub, "-s", filepath.Join(keys, "o.sec"))
 	skein := filepath.Join(srvDir, ImageFile("img", "1.0")+".skein")
 	hash := strings.Repeat("ab", 128)
 	if err := os.WriteFile(skein, []byte(hash+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	signifyTool(t, "-S", "-s", sec, "-m", skein, "-x", skein+".sig")
+	runSignify(t, "-S", "-s", sec, "-m", skein, "-x", skein+".sig")
 	srv := httptest.NewServer(http.FileServer(http.Dir(srvDir)))
 	defer srv.Close()
 	ctx := context.Background()

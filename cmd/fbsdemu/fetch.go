@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/sha256"
-	"crypto/sha512"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -13,14 +12,17 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/bsdpot/nomad-pot-driver/internal/imagehash"
 )
 
 // fetch(1) for http, https and file URLs, only to hosts of this machine
 // (the emulated host has no way out); skein1024(1) and sha256(1) in md5(1)'s
-// output forms; signify(1) through Debian's signify-openbsd.
+// output forms (skein1024 is imagehash's stand-in, not Skein); signify(1)
+// through Debian's signify-openbsd.
 func init() {
 	register("fetch", cmdFetch)
-	register("skein1024", func(args []string) int { return cmdDigest("SKEIN1024", skeinStandIn, args) })
+	register("skein1024", func(args []string) int { return cmdDigest("SKEIN1024", imagehash.StandIn, args) })
 	register("sha256", func(args []string) int {
 		return cmdDigest("SHA256", func(r io.Reader) (string, error) {
 			h := sha256.New()
@@ -150,20 +152,6 @@ func localHost(h string) bool {
 		}
 	}
 	return false
-}
-
-// skeinStandIn is NOT Skein-1024: a digest of the same length (1024 bits,
-// SHA-512 of the data followed by SHA-512 of that), so that images exported
-// and imported here verify against each other. A .skein file made by
-// FreeBSD's skein1024 does not match it (see README).
-func skeinStandIn(r io.Reader) (string, error) {
-	h := sha512.New()
-	if _, err := io.Copy(h, r); err != nil {
-		return "", err
-	}
-	a := h.Sum(nil)
-	b := sha512.Sum512(a)
-	return hex.EncodeToString(append(a, b[:]...)), nil
 }
 
 // cmdDigest is md5(1)'s interface: -q prints the digest alone; -s STRING;

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bsdpot/nomad-pot-driver/internal/imagehash"
 )
 
 // The test binary doubles as potsim (POTSIM_TEST_MAIN=1) and as a small TCP
@@ -112,7 +114,18 @@ func writeTarImage(t *testing.T, path string, files map[string]string) {
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	writeImage(t, path, buf.Bytes())
+}
+
+// writeImage writes an image file as pot export leaves it on an image
+// server: the image and its .skein (imagehash's stand-in, which potsim's
+// import checks).
+func writeImage(t *testing.T, path string, body []byte) {
+	t.Helper()
+	if err := os.WriteFile(path, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := imagehash.WriteSkein(path); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -213,9 +226,7 @@ func TestEndToEndBatch(t *testing.T) {
 func TestEndToEndService(t *testing.T) {
 	e := newPotsimEnv(t)
 	imgDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(imgDir, "svc_1.xz"), []byte("opaque"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeImage(t, filepath.Join(imgDir, "svc_1.xz"), []byte("opaque"))
 	l, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -313,9 +324,7 @@ func TestEndToEndService(t *testing.T) {
 func TestEndToEndStop(t *testing.T) {
 	e := newPotsimEnv(t)
 	imgDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(imgDir, "i_1.xz"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeImage(t, filepath.Join(imgDir, "i_1.xz"), nil)
 	e.must("prepare", "-U", "file://"+imgDir, "-p", "i", "-t", "1", "-a", "s", "-n", "p",
 		"-c", `/bin/sh -c 'sleep 100 & sleep 100; exit 0'`)
 	if _, _, code := e.pot("stop", "-p", "p_s"); code != 1 {
@@ -361,9 +370,7 @@ func TestEndToEndStop(t *testing.T) {
 func TestEndToEndStartingWindow(t *testing.T) {
 	e := newPotsimEnv(t)
 	imgDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(imgDir, "i_1.xz"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeImage(t, filepath.Join(imgDir, "i_1.xz"), nil)
 	e.must("prepare", "-U", "file://"+imgDir, "-p", "i", "-t", "1", "-a", "w", "-n", "p",
 		"-c", `/bin/sh -c 'trap "echo usr1 >> sig.out" USR1; echo $$ > ready; while :; do sleep 1 & wait $!; done'`)
 	if out, _, code := e.pot("set-status", "-p", "p_w", "-s", "started"); code != 1 || out != "" {
@@ -459,9 +466,7 @@ func TestEndToEndStartingWindow(t *testing.T) {
 func TestEndToEndStopDoesNotWaitForStart(t *testing.T) {
 	e := newPotsimEnv(t)
 	imgDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(imgDir, "i_1.xz"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeImage(t, filepath.Join(imgDir, "i_1.xz"), nil)
 	e.must("prepare", "-U", "file://"+imgDir, "-p", "i", "-t", "1", "-a", "l", "-n", "p", "-c", "sleep 100")
 	start := e.cmd("start", "-p", "p_l")
 	start.Env = append(start.Env, "POTSIM_STATS_DELAY=3s")

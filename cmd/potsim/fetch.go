@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,13 +19,147 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bsdpot/nomad-pot-driver/internal/imagehash"
 )
 
+// fetchPot is import.sh's _fetch_pot: fetch the image FILENAME (IMAGE_TAG.xz)
+// and its .skein, .skein.sig (given a public key) and .meta into the cache
+// and check them; if that fails, remove the four and try once more, as pot
+// does when what it had cached is stale.
+func fetchPot(base, filename, pubkey string) bool {
+	if fetchPotInternal(base, filename, pubkey) {
+		return true
+	}
+	cached := filepath.Join(cacheDir(), filename)
+	for _, suffix := range []string{"", ".meta", ".skein", ".skein.sig"} {
+		os.Remove(cached + suffix)
+	}
+	return fetchPotInternal(base, filename, pubkey)
+}
+
+// fetchPotInternal is _fetch_pot_internal, step for step: the .skein, the
+// signature of the .skein (given a key), the image, its .meta (made empty
+// when the server has none), and the hash of image and .meta against the
+// .skein. A file already in the cache is not fetched again.
+func fetchPotInternal(base, filename, pubkey string) bool {
+	cached := filepath.Join(cacheDir(), filename)
+	if fetchImage(base, filename+".skein", cached+".skein") != nil {
+		return false
+	}
+	if pubkey != "" {
+		if fetchImage(base, filename+".skein.sig", cached+".skein.sig") != nil {
+			return false
+		}
+		if !signifyVerify(pubkey, cached+".skein.sig", cached+".skein") {
+			errorf("Signature verification failed")
+			return false
+		}
+		debugf("Signature verification succeeded")
+	}
+	if fetchImage(base, filename, cached) != nil {
+		return false
+	}
+	if fetchImage(base, filename+".meta", cached+".meta") != nil {
+		// pot ignores a missing .meta, for images exported before it had them.
+		infof("No %s.meta, ignoring", cached)
+		if err := touch(cached + ".meta"); err != nil {
+			stderrf("touch: %s: %v\n", cached+".meta", err)
+		}
+	}
+	if !hashMatches(cached) {
+		errorf("The image and its hash do not overlap")
+		return false
+	}
+	debugf("Hash confirmed")
+	return true
+}
+
+// signifyProgram is what pot's `type signify` finds: signify, or under
+// Debian's name signify-openbsd (the same program); "" if neither is on PATH.
+func signifyProgram() string {
+	for _, name := range []string{"signify", "signify-openbsd"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// signifyVerify is `signify -V -p KEY -x SIG -m MESSAGE`; its messages go
+// where pot lets them go, to potsim's own stdout and stderr.
+func signifyVerify(pubkey, sig, message string) bool {
+	cmd := exec.CommandContext(context.Background(), signifyProgram(), "-V", "-p", pubkey, "-x", sig, "-m", message)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	return cmd.Run() == nil
+}
+
+// hashMatches is `cat IMAGE IMAGE.meta | skein1024 -q | cmp IMAGE.skein -`
+// with imagehash's stand-in for Skein-1024 (as fbsdemu's skein1024
+// computes it): the .skein must be the digest and its newline, byte for
+// byte. A difference is reported as FreeBSD's cmp reports it.
+func hashMatches(image string) bool {
+	var parts []io.Reader
+	for _, p := range []string{image, image + ".meta"} {
+		f, err := os.Open(p)
+		if err != nil {
+			// cat complains and goes on with the next file.
+			stderrf("cat: %s: %v\n", p, errors.Unwrap(err))
+			continue
+		}
+		defer f.Close()
+		parts = append(parts, f)
+	}
+	digest, err := imagehash.StandIn(io.MultiReader(parts...))
+	if err != nil {
+		stderrf("cat: %v\n", err)
+	}
+	want, err := os.ReadFile(image + ".skein")
+	if err != nil {
+		stderrf("cmp: %s: %v\n", image+".skein", errors.Unwrap(err))
+		return false
+	}
+	return cmpReport(image+".skein", "-", want, []byte(digest+"\n"))
+}
+
+// cmpReport is cmp(1) on two contents: true when equal; otherwise FreeBSD
+// cmp's message, "A B differ: char N, line L" on stdout, or "cmp: EOF on
+// X" on stderr when one is the start of the other.
+func cmpReport(nameA, nameB string, a, b []byte) bool {
+	line := 1
+	for i := 0; i < len(a) && i < len(b); i++ {
+		if a[i] != b[i] {
+			fmt.Printf("%s %s differ: char %d, line %d\n", nameA, nameB, i+1, line)
+			return false
+		}
+		if a[i] == '\n' {
+			line++
+		}
+	}
+	switch {
+	case len(a) < len(b):
+		stderrf("cmp: EOF on %s\n", nameA)
+		return false
+	case len(b) < len(a):
+		stderrf("cmp: EOF on %s\n", nameB)
+		return false
+	}
+	return true
+}
+
+// touch creates an empty file unless it exists.
+func touch(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
 // fetchImage is `fetch URL/FILENAME --output DEST` unless DEST is already
-// in the cache (pot keeps downloaded images in POT_CACHE and reuses them).
+// in the cache (pot keeps downloaded files in POT_CACHE and reuses them).
 // Errors are reported on stderr the way fetch(1) reports them, naming the
-// URL. pot also fetches FILENAME.skein (and .meta) and checks the skein1024
-// hash; potsim fetches only the image.
+// URL.
 func fetchImage(base, filename, dest string) error {
 	if isReadable(dest) {
 		return nil

@@ -223,8 +223,11 @@ const importHelp = `pot import [-hv] -p pot -t tag -U URL [-C pubkey]
   -C pubkey : verify with public key 'pubkey' using signify(1)
 `
 
-// cmdImport is import.sh: fetch IMAGE_TAG.xz (kept in the cache folder, as
-// pot keeps it in POT_CACHE) and make the pot IMAGE_TAG from it.
+// cmdImport is import.sh: fetch IMAGE_TAG.xz and check it against its
+// .skein (and, given -C, the .skein's signature), all kept in the cache
+// folder as pot keeps them in POT_CACHE, and make the pot IMAGE_TAG from
+// it. potsim has no pot.conf: its POT_DEFAULT_SIGNATURE_PUBKEY is pot's
+// default, none, so only -C asks for a signature.
 func cmdImport(args []string) int {
 	lockGlobal()
 	var rpname, tag, url, pubkey string
@@ -262,6 +265,8 @@ func cmdImport(args []string) int {
 		printHelp(importHelp)
 		exit(1)
 	}
+	// Also keeps the image's files (the same name, dots kept) inside
+	// the cache folder.
 	if !safeName(pname) {
 		errorf("%s is not a valid name for a pot", pname)
 		exit(1)
@@ -271,22 +276,17 @@ func cmdImport(args []string) int {
 			errorf("Public key %s not found", pubkey)
 			exit(1)
 		}
-		stderrf("potsim: signature verification (-C %s) is not supported, the image is not verified\n", pubkey)
-	}
-	infof("importing %s @ %s as %s", rpname, tag, pname)
-	filename := rpname + "_" + tag + ".xz"
-	if strings.ContainsAny(filename, "/\x00") {
-		stderrf("fetch: %s/%s: Not Found\n", url, filename)
-		exit(1)
-	}
-	cached := filepath.Join(cacheDir(), filename)
-	if err := fetchImage(url, filename, cached); err != nil {
-		// _fetch_pot retries once after removing the artifacts
-		os.Remove(cached)
-		if err := fetchImage(url, filename, cached); err != nil {
+		if signifyProgram() == "" {
+			errorf("Could not find 'signify', try 'pkg install signify'")
 			exit(1)
 		}
 	}
+	infof("importing %s @ %s as %s", rpname, tag, pname)
+	filename := rpname + "_" + tag + ".xz"
+	if !fetchPot(url, filename, pubkey) {
+		exit(1)
+	}
+	cached := filepath.Join(cacheDir(), filename)
 	infof("Pot %s has no dependencies", pname)
 	if err := importPot(pname, cached, url); err != nil {
 		errorf("%v", err)

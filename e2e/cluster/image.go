@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bsdpot/nomad-pot-driver/internal/imagehash"
 	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
@@ -79,8 +80,9 @@ func StartImageServer(dir string) (*ImageServer, error) {
 	if err := writeImage(image); err != nil {
 		return nil, err
 	}
-	// An image server has the image's hash next to it; potsim checks none.
-	if err := os.WriteFile(image+".skein", []byte("potsim-image-hash\n"), 0o644); err != nil {
+	// An image server has the image's hash next to it, which potsim
+	// checks as pot does (no .meta: hashed as an empty one).
+	if err := imagehash.WriteSkein(image); err != nil {
 		return nil, err
 	}
 	return ServeImages(dir)
