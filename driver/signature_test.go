@@ -153,8 +153,10 @@ func TestSignedImages(t *testing.T) {
 	strayPub, _ := keyPair(t, elsewhere, "stray")
 	_, h := e.newDriverWith(&hclspec.PluginConfig{PotBin: potsimBin, HostPathAllow: []string{keys}})
 	imagePot := func(image string) string { return pot.ImageName(image, testTag) }
+	// Steps, not subtests: the env and its checks are the test's.
+	step := func(name string, f func()) { t.Logf("--- %s", name); f() }
 
-	t.Run("signed", func(t *testing.T) {
+	step("signed", func() {
 		srv.add(testImage+"-signed", sec)
 		cfg, tc := e.signedTask(srv, "signed", testImage+"-signed", pub)
 		if !imported(runsSigned(t, e, h, cfg, tc)) {
@@ -170,7 +172,7 @@ func TestSignedImages(t *testing.T) {
 			t.Error("the second start imported the image again")
 		}
 	})
-	t.Run("wrong key", func(t *testing.T) {
+	step("wrong key", func() {
 		srv.add(testImage+"-wrongkey", otherSec)
 		cfg, tc := e.signedTask(srv, "wrong-key", testImage+"-wrongkey", pub)
 		e.startFails(h, cfg, tc, "Signature verification failed")
@@ -178,7 +180,7 @@ func TestSignedImages(t *testing.T) {
 			t.Error("the image was imported")
 		}
 	})
-	t.Run("unsigned", func(t *testing.T) {
+	step("unsigned", func() {
 		srv.add(testImage+"-unsigned", "")
 		cfg, tc := e.signedTask(srv, "unsigned", testImage+"-unsigned", pub)
 		e.startFails(h, cfg, tc, ".skein.sig")
@@ -186,7 +188,7 @@ func TestSignedImages(t *testing.T) {
 			t.Error("the image was imported")
 		}
 	})
-	t.Run("tampered", func(t *testing.T) {
+	step("tampered", func() {
 		srv.add(testImage+"-tampered", sec)
 		mkfile(t, srv.file(testImage+"-tampered", ""), "not the image that was signed")
 		cfg, tc := e.signedTask(srv, "tampered", testImage+"-tampered", pub)
@@ -195,12 +197,12 @@ func TestSignedImages(t *testing.T) {
 			t.Error("the image was imported")
 		}
 	})
-	t.Run("key not under host_path_allow", func(t *testing.T) {
+	step("key not under host_path_allow", func() {
 		srv.add(testImage+"-stray", sec)
 		cfg, tc := e.signedTask(srv, "stray-key", testImage+"-stray", strayPub)
 		e.startFails(h, cfg, tc, "signature_pubkey", "host_path_allow")
 	})
-	t.Run("imported unsigned, then started signed", func(t *testing.T) {
+	step("imported unsigned, then started signed", func() {
 		// The driver imported the image for a task without a key; it
 		// kept the image's hash, which the signature covers.
 		srv.add(testImage+"-later", sec)
@@ -214,7 +216,7 @@ func TestSignedImages(t *testing.T) {
 		cfg, tc = e.signedTask(srv, "later-other-key", testImage+"-later", otherPub)
 		e.startFails(h, cfg, tc, "Signature verification failed")
 	})
-	t.Run("server signs another image now", func(t *testing.T) {
+	step("server signs another image now", func() {
 		srv.add(testImage+"-changed", "")
 		cfg, tc := e.signedTask(srv, "changed-unsigned", testImage+"-changed", "")
 		runsSigned(t, e, h, cfg, tc)
@@ -225,7 +227,7 @@ func TestSignedImages(t *testing.T) {
 		cfg, tc = e.signedTask(srv, "changed-signed", testImage+"-changed", pub)
 		e.startFails(h, cfg, tc, "imported from another image", "pot destroy -p "+imagePot(testImage+"-changed"))
 	})
-	t.Run("imported by someone else", func(t *testing.T) {
+	step("imported by someone else", func() {
 		// pot imported it (an operator, the bsdpot driver): nothing
 		// ties it to a signature. Unused, it is imported again.
 		image := testImage + "-foreign"
@@ -247,7 +249,7 @@ func TestSignedImages(t *testing.T) {
 			t.Errorf("events %q: want the image imported again", msgs)
 		}
 	})
-	t.Run("required", func(t *testing.T) {
+	step("required", func() {
 		_, hr := e.newDriverWith(&hclspec.PluginConfig{PotBin: potsimBin, RequireSignedImages: true})
 		srv.add(testImage+"-required", sec)
 		cfg, tc := e.signedTask(srv, "required", testImage+"-required", "")
@@ -256,7 +258,7 @@ func TestSignedImages(t *testing.T) {
 			t.Error("the image was imported")
 		}
 	})
-	t.Run("plugin's default key", func(t *testing.T) {
+	step("plugin's default key", func() {
 		_, hd := e.newDriverWith(&hclspec.PluginConfig{PotBin: potsimBin, DefaultSignaturePubkey: pub, RequireSignedImages: true})
 		srv.add(testImage+"-default", sec)
 		cfg, tc := e.signedTask(srv, "default-key", testImage+"-default", "")
