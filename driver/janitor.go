@@ -53,10 +53,18 @@ type inFlight struct {
 
 // beginStart records a start of pot potName from image until the returned
 // function is called (after the task is in the task store, or the start
-// failed and its pot was removed).
-func (d *Driver) beginStart(potName, image string) (end func()) {
+// failed and its pot was removed). ok is false, and nothing recorded, when
+// a start of that pot is under way already: the pot's name comes from the
+// task ID, so that is a second StartTask of the same task, which must not
+// touch the first one's pot.
+func (d *Driver) beginStart(potName, image string) (end func(), ok bool) {
 	d.flight.prune.Lock() // an image being pruned is gone before we use it
 	d.flight.mu.Lock()
+	if d.flight.pots[potName] > 0 {
+		d.flight.mu.Unlock()
+		d.flight.prune.Unlock()
+		return func() {}, false
+	}
 	d.flight.pots[potName]++
 	d.flight.images[image]++
 	d.flight.mu.Unlock()
@@ -70,7 +78,7 @@ func (d *Driver) beginStart(potName, image string) (end func()) {
 		if d.flight.images[image]--; d.flight.images[image] <= 0 {
 			delete(d.flight.images, image)
 		}
-	}
+	}, true
 }
 
 // ownsPot says whether a start under way or a task of the driver owns the

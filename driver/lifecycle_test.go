@@ -384,3 +384,42 @@ func TestRetriedStart(t *testing.T) {
 	}
 	logContains(t, cfg, "stdout", "second start")
 }
+
+// TestStartTaskTwiceAtOnce: a second StartTask of a task whose first is
+// under way is refused and leaves the first one's pot alone (the pot's
+// name comes from the task ID: the second start used to find it, take it
+// for one an earlier plugin left, and destroy it).
+func TestStartTaskTwiceAtOnce(t *testing.T) {
+	env := newTestEnv(t)
+	// prepare takes a second: the second start comes while the first is
+	// in it.
+	_, h := env.newDriverWith(&hclspec.PluginConfig{PotBin: slowPot(t, "prepare", time.Second)})
+	cfg, tc := env.task("twice", "echo started; sleep 30")
+	encode(t, cfg, tc)
+	allocDir(t, h, cfg, true)
+	errs := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			_, _, err := h.StartTask(cfg)
+			errs <- err
+		}()
+		time.Sleep(300 * time.Millisecond)
+	}
+	var failed []error
+	for i := 0; i < 2; i++ {
+		if err := <-errs; err != nil {
+			failed = append(failed, err)
+		}
+	}
+	if len(failed) != 1 || !strings.Contains(failed[0].Error(), "already") {
+		t.Fatalf("StartTask twice at once: errors %v, want one saying the task is being started already", failed)
+	}
+	st, err := h.InspectTask(cfg.ID)
+	if err != nil || st.State != drivers.TaskStateRunning {
+		t.Fatalf("the first start's task: %+v %v, want it running", st, err)
+	}
+	if !slices.Contains(env.taskPots(), st.DriverAttributes["pot_name"]) {
+		t.Fatalf("the first start's pot %s is gone: %v", st.DriverAttributes["pot_name"], env.taskPots())
+	}
+	logContains(t, cfg, "stdout", "started")
+}

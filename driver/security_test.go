@@ -626,7 +626,7 @@ func TestOrphanSweep(t *testing.T) {
 	// A start under way.
 	startingName, startingAlloc := orphanName("starting", "task")
 	starting := prepare(startingName, startingAlloc)
-	end := d.beginStart(starting, pot.ImageName(testImage, testTag))
+	end, _ := d.beginStart(starting, pot.ImageName(testImage, testTag))
 	image := pot.ImageName(testImage, testTag)
 
 	t0 := time.Now()

@@ -335,7 +335,11 @@ func potNameEnd(taskID string) string {
 func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.TaskHandle, _ *drivers.DriverNetwork, err error) {
 	// Until the task is in the store (or its pot removed), the janitor
 	// leaves the pot and its image alone.
-	defer d.beginStart(p.potName, p.image)()
+	endStart, ok := d.beginStart(p.potName, p.image)
+	if !ok {
+		return nil, nil, fmt.Errorf("task %s is being started already", cfg.ID)
+	}
+	defer endStart()
 	client := d.potClient()
 	ctx, cancel := context.WithCancel(d.ctx)
 	defer cancel()
@@ -410,8 +414,9 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 	}
 	d.useImage(ctx, p.image, imported)
 	unlockImport()
+	othersPot := false // the pot turned out to be another task's
 	defer func() {
-		if err != nil {
+		if err != nil && !othersPot {
 			d.cleanupPot(p.potName)
 		}
 	}()
@@ -463,7 +468,7 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		return nil, nil, err
 	}
 	defer func() {
-		if err != nil {
+		if err != nil && !othersPot {
 			d.removeLimits(lim)
 		}
 	}()
@@ -493,7 +498,14 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		d.stopJail(h, true)
 		return nil, nil, fmt.Errorf("saving the driver state: %w", err)
 	}
-	d.tasks.add(h)
+	if !d.tasks.add(h) {
+		// Cannot be while this start holds the pot's name (beginStart)
+		// unless RecoverTask took the ID meanwhile: that task is the
+		// pot's, so end this pot start and leave the pot to it.
+		othersPot = true
+		d.abortStart(h)
+		return nil, nil, fmt.Errorf("task %s is already started", cfg.ID)
+	}
 	d.registerInConsul(h)
 	h.logger.Info("pot started", "pid", proc.Pid())
 	return handle, network, nil
