@@ -108,6 +108,9 @@ type Registrar struct {
 
 	mu      sync.Mutex
 	entries map[string]*entry
+	// removals are registrations to remove, by ID (their entry, nil when
+	// the registrar had none): Run's to do, so no call outlives it.
+	removals map[string]*entry
 }
 
 // New returns a registrar; nothing is contacted until Run.
@@ -154,7 +157,8 @@ func New(cfg Config, logger hclog.Logger, running RunningPots, notify Notify) (*
 		running: running,
 		notify:  notify,
 		wake:    make(chan struct{}, 1),
-		entries: map[string]*entry{},
+		entries:  map[string]*entry{},
+		removals: map[string]*entry{},
 	}
 	if r.ttl <= 0 {
 		r.ttl = 10 * time.Second
@@ -175,6 +179,7 @@ func (r *Registrar) poke() {
 // Add asks for svc to be registered; it is, as soon as Consul answers.
 func (r *Registrar) Add(svc Service) {
 	r.mu.Lock()
+	delete(r.removals, svc.ID)
 	r.entries[svc.ID] = &entry{svc: svc}
 	r.mu.Unlock()
 	r.poke()
@@ -190,23 +195,33 @@ func (r *Registrar) Dead(id string) {
 	r.poke()
 }
 
-// Remove forgets a service and deregisters it in the background, so a
-// Consul that does not answer never delays the caller; if it fails,
-// anti-entropy removes the registration once its pot is gone.
+// Remove forgets a service; Run deregisters it, so a Consul that does not
+// answer never delays the caller, and nothing is called once Run has
+// returned. If the deregistration fails, anti-entropy removes the
+// registration once its pot is gone.
 func (r *Registrar) Remove(id string) {
 	r.mu.Lock()
-	e, ok := r.entries[id]
+	r.removals[id] = r.entries[id]
 	delete(r.entries, id)
 	r.mu.Unlock()
-	go func() {
+	r.poke()
+}
+
+// deregister makes the removals asked for.
+func (r *Registrar) deregister() {
+	r.mu.Lock()
+	removals := r.removals
+	r.removals = map[string]*entry{}
+	r.mu.Unlock()
+	for id, e := range removals {
 		if err := r.client.Agent().ServiceDeregister(id); err != nil {
 			r.logger.Debug("deregistration failed; anti-entropy will retry", "service_id", id, "error", err)
-			return
+			continue
 		}
-		if ok {
+		if e != nil {
 			r.notify(e.svc, StateRemoved, nil)
 		}
-	}()
+	}
 }
 
 // Run keeps registrations right until ctx ends: it registers what is
@@ -235,8 +250,10 @@ func (r *Registrar) Run(ctx context.Context) {
 	}
 }
 
-// tick registers what is due and, on heartbeats, refreshes TTL checks.
+// tick removes what is to go, registers what is due and, on heartbeats,
+// refreshes TTL checks.
 func (r *Registrar) tick(heartbeat bool) {
+	r.deregister()
 	r.mu.Lock()
 	var work []*entry
 	for _, e := range r.entries {

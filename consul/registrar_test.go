@@ -2,6 +2,8 @@ package consul
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -179,4 +181,50 @@ func TestBackWithinOneAntiEntropyPeriod(t *testing.T) {
 	back := time.Now()
 	testconsul.Eventually(t, period+2*time.Second, "registered within one anti-entropy period", func() bool { return c.CheckStatus(CheckID(svc.ID)) == api.HealthPassing })
 	t.Logf("registered %s after Consul came back", time.Since(back))
+}
+
+// TestRemoveWithinRun: a removal is Run's to make: none is made before Run
+// starts or after it returned (Remove used to start a goroutine of its own
+// per call, which outlived the registrar).
+func TestRemoveWithinRun(t *testing.T) {
+	var mu sync.Mutex
+	var deregistered []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if id, ok := strings.CutPrefix(req.URL.Path, "/v1/agent/service/deregister/"); ok {
+			mu.Lock()
+			deregistered = append(deregistered, id)
+			mu.Unlock()
+			return
+		}
+		// The anti-entropy sweep's list: nothing registered.
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte("{}"))
+	}))
+	defer srv.Close()
+	calls := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), deregistered...)
+	}
+	r, err := New(Config{Address: srv.URL, TTL: time.Hour, AntiEntropy: time.Hour}, testlog.HCLogger(t), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Remove("before-run")
+	time.Sleep(300 * time.Millisecond)
+	if got := calls(); len(got) != 0 {
+		t.Fatalf("deregistered %v before Run", got)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() { r.Run(ctx); close(stopped) }()
+	r.Remove("during-run")
+	testconsul.Eventually(t, 2*time.Second, "both removals made by Run", func() bool { return len(calls()) == 2 })
+	cancel()
+	<-stopped
+	r.Remove("after-run")
+	time.Sleep(300 * time.Millisecond)
+	if got := calls(); len(got) != 2 {
+		t.Fatalf("deregistered %v: one after Run returned", got)
+	}
 }

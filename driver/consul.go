@@ -48,6 +48,14 @@ func (d *Driver) startRegistrar(cfg *hclspec.PluginConfig) error {
 	if err != nil {
 		return err
 	}
+	// A new config (SetConfig again) makes a new registrar: it takes over
+	// the registrations of the tasks still running (an exited task's is
+	// removed by anti-entropy: its pot no longer runs).
+	for _, h := range d.tasks.all() {
+		if h.consul != nil && !h.exited() {
+			r.Add(*h.consul)
+		}
+	}
 	ctx, cancel := context.WithCancel(d.ctx)
 	go r.Run(ctx)
 	d.registrar, d.stopRegistrar = r, cancel

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hashicorp/consul/api"
 	"github.com/hashicorp/nomad/nomad/structs"
+	"github.com/hashicorp/nomad/plugins/base"
 
 	"github.com/bsdpot/nomad-pot-driver/consul"
 	"github.com/bsdpot/nomad-pot-driver/hclspec"
@@ -84,4 +85,43 @@ func TestConsulBlockNeedsPluginConsul(t *testing.T) {
 	if _, _, err := h.StartTask(cfg); err == nil {
 		t.Fatal("a consul block was accepted without a Consul to register in")
 	}
+}
+
+// TestConsulRegistrationSurvivesSetConfig: the plugin config is set again
+// (Nomad does at every plugin restart handshake; an operator's change): the
+// new registrar takes over the running task's registration, which keeps
+// passing past its TTL and still turns critical when the jail dies. (A new
+// registrar used to start empty: the check lapsed to critical within the
+// TTL while the jail ran.)
+func TestConsulRegistrationSurvivesSetConfig(t *testing.T) {
+	agent := testconsul.New(t)
+	agent.Start()
+	env := newTestEnv(t)
+	pc := &hclspec.PluginConfig{PotBin: potsimBin, Consul: &hclspec.ConsulPluginConfig{Address: agent.Addr(), TTL: "2s"}}
+	_, h := env.newDriverWith(pc)
+	cfg, tc := env.task("survivor", "sleep 60")
+	tc.Consul = &hclspec.ConsulTaskConfig{Name: "survivor"}
+	start(t, h, cfg, tc)
+	st, _ := h.InspectTask(cfg.ID)
+	id := consul.ServiceID(st.DriverAttributes["pot_name"])
+	testconsul.Eventually(t, 10*time.Second, "registered and passing", func() bool {
+		return agent.CheckStatus(consul.CheckID(id)) == api.HealthPassing
+	})
+	var data []byte
+	if err := base.MsgPackEncode(&data, pc); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.SetConfig(&base.Config{PluginConfig: data}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * 2 * time.Second)
+	if got := agent.CheckStatus(consul.CheckID(id)); got != api.HealthPassing {
+		t.Fatalf("three TTLs after SetConfig the running task's check is %q", got)
+	}
+	testconsul.Eventually(t, 10*time.Second, "pot stop succeeds", func() bool {
+		return env.client.Stop(t.Context(), st.DriverAttributes["pot_name"]) == nil
+	})
+	testconsul.Eventually(t, 2*time.Second, "critical once the pot died", func() bool {
+		return agent.CheckStatus(consul.CheckID(id)) == api.HealthCritical
+	})
 }

@@ -185,6 +185,17 @@ func (s *taskStore) add(h *taskHandle) bool {
 	return true
 }
 
+// all returns the tasks in the store.
+func (s *taskStore) all() []*taskHandle {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]*taskHandle, 0, len(s.tasks))
+	for _, h := range s.tasks {
+		out = append(out, h)
+	}
+	return out
+}
+
 // hasPot says whether a task's pot is name.
 func (s *taskStore) hasPot(name string) bool {
 	s.mu.RLock()
