@@ -438,17 +438,6 @@ func lines(out []byte) []string {
 	return names
 }
 
-// SetCmd sets the command `pot start` runs to exactly argv
-// (`pot set-cmd -p NAME -c CMD`, CMD quoted by CommandLine).
-func (c *Client) SetCmd(ctx context.Context, name string, argv []string) error {
-	line, err := CommandLine(argv)
-	if err != nil {
-		return err
-	}
-	_, err = c.run(ctx, "set-cmd", "-p", name, "-c", line)
-	return err
-}
-
 // EnvVar is one variable of a pot's environment; Value reaches the process
 // literally.
 type EnvVar struct {
@@ -539,42 +528,6 @@ func (c *Client) CopyIn(ctx context.Context, name string, o CopyOptions) error {
 	}
 	if o.Force {
 		args = append(args, "-F")
-	}
-	_, err := c.run(ctx, args...)
-	return err
-}
-
-// ExportPorts redirects host ports to the pot's ports (`pot export-ports`).
-func (c *Client) ExportPorts(ctx context.Context, name string, ports []Port) error {
-	if len(ports) == 0 {
-		return nil
-	}
-	args := []string{"export-ports", "-p", name}
-	for _, p := range ports {
-		s, err := p.Spec()
-		if err != nil {
-			return err
-		}
-		args = append(args, "-e", s)
-	}
-	_, err := c.run(ctx, args...)
-	return err
-}
-
-// RSSOptions are the saved limits of `pot set-rss`.
-type RSSOptions struct {
-	CPUs   int    // -C, a count of CPUs; 0 leaves it unset
-	Memory string // -M, [0-9]+[bkmg]?; empty leaves it unset
-}
-
-// SetRSS saves resource limits applied at every start (`pot set-rss`).
-func (c *Client) SetRSS(ctx context.Context, name string, o RSSOptions) error {
-	args := []string{"set-rss", "-p", name}
-	if o.CPUs > 0 {
-		args = append(args, "-C", fmt.Sprint(o.CPUs))
-	}
-	if o.Memory != "" {
-		args = append(args, "-M", o.Memory)
 	}
 	_, err := c.run(ctx, args...)
 	return err

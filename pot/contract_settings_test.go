@@ -20,10 +20,10 @@ import (
 // the jail's root.
 const argvScript = `for a in "$@"; do printf '%s\0' "$a"; done > argv.out`
 
-// The command set by prepare -c and by set-cmd reaches the process as
-// exactly the argv given, whatever shell syntax it holds; a newline is
-// refused before pot is called.
-func TestContractSetCmd(t *testing.T) {
+// The command set by prepare -c reaches the process as exactly the argv
+// given, whatever shell syntax it holds; a newline is refused before pot
+// is called.
+func TestContractPrepareArgv(t *testing.T) {
 	t.Parallel()
 	e := newPotEnv(t)
 	argv := sh(argvScript, hostile...)
@@ -35,32 +35,15 @@ func TestContractSetCmd(t *testing.T) {
 	}
 	e.noPwned(byPrepare)
 
-	bySetCmd := e.prepare(PrepareOptions{Argv: sh("exit 9")})
-	e.setCmd(bySetCmd, argv...)
-	e.start(bySetCmd).waitCode(0)
-	if got := splitNUL(e.readJail(bySetCmd, "argv.out")); !slices.Equal(got, hostile) {
-		t.Fatalf("set-cmd: the process got\n%q\nwant\n%q", got, hostile)
-	}
-	e.noPwned(bySetCmd)
-
-	calls := e.potsimCalls("set-cmd")
-	for _, bad := range []string{"a\nb", "a\rb", "end\n"} {
-		err := e.c.SetCmd(e.ctx(), bySetCmd, []string{"/bin/echo", bad})
-		if !errors.Is(err, ErrNewline) {
-			t.Fatalf("set-cmd with %q: %v, want ErrNewline", bad, err)
-		}
-	}
-	if err := e.c.SetCmd(e.ctx(), bySetCmd, nil); err == nil {
-		t.Fatal("set-cmd with an empty argv succeeded")
-	}
+	calls := e.potsimCalls("prepare")
 	nl := PrepareOptions{URL: e.url, Image: e.image, Tag: e.tag, Name: uniqueName(), Alloc: "a1",
 		Argv: []string{"/bin/sh", "-c", "exit 0\npot.attr.persistent=YES"}}
 	e.destroyAtEnd(PotName(nl.Name, nl.Alloc))
 	if _, err := e.c.Prepare(e.ctx(), nl); !errors.Is(err, ErrNewline) {
 		t.Fatalf("prepare with a newline in the command: %v, want ErrNewline", err)
 	}
-	if e.tg.potsim && e.potsimCalls("set-cmd") != calls {
-		t.Fatal("a command with a newline reached pot set-cmd")
+	if e.tg.potsim && e.potsimCalls("prepare") != calls {
+		t.Fatal("a command with a newline reached pot prepare")
 	}
 	pots, err := e.c.List(e.ctx())
 	if err != nil {
@@ -452,38 +435,6 @@ func testExportPorts(t *testing.T, e *potEnv, o PrepareOptions) {
 	}
 	r.waitCode(143)
 	e.lanClosed(h1, "after pot stop")
-
-	h2 := freePort(t, "tcp")
-	h3 := freePort(t, "udp")
-	if err := e.c.ExportPorts(e.ctx(), name, []Port{{PotPort: potPort, HostPort: h2}, {Protocol: "udp", PotPort: 5353, HostPort: h3}}); err != nil {
-		t.Fatal(err)
-	}
-	calls := e.potsimCalls("export-ports")
-	for _, bad := range []Port{{PotPort: 0}, {Protocol: "sctp", PotPort: 80}} {
-		if err := e.c.ExportPorts(e.ctx(), name, []Port{bad}); err == nil {
-			t.Fatalf("export-ports %+v succeeded", bad)
-		}
-	}
-	if e.tg.potsim && e.potsimCalls("export-ports") != calls {
-		t.Fatal("an invalid port reached pot export-ports")
-	}
-	r = e.start(name)
-	if reach {
-		e.echoThrough(r, h2, ip)
-		// export-ports replaced the ports of prepare.
-		if c, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(h1))), time.Second); err == nil {
-			c.Close()
-			t.Fatalf("host port %d of prepare -e is still forwarded after export-ports", h1)
-		}
-		e.lanClosed(h1, "after export-ports")
-	} else {
-		r.waitJailFile("ready")
-	}
-	if err := e.c.Stop(e.ctx(), name); err != nil {
-		t.Fatal(err)
-	}
-	r.waitCode(143)
-	e.lanClosed(h2, "after pot stop")
 }
 
 // echoThrough connects to the host port until the task's server answers
@@ -599,23 +550,13 @@ func (e *potEnv) lanClosed(hostPort uint16, when string) {
 	}
 }
 
-// set-rss validates and stores limits (exit 1 on a bad value); get-rss
-// reports a running pot's usage and fails (exit 1) for one that does not
-// run.
+// get-rss reports a running pot's usage and fails (exit 1) for one that
+// does not run.
 func TestContractRSS(t *testing.T) {
 	t.Parallel()
 	e := newPotEnv(t)
 	name := e.prepare(PrepareOptions{Argv: sh("echo ready > ready; exec sleep 600")})
-	if err := e.c.SetRSS(e.ctx(), name, RSSOptions{CPUs: 1, Memory: "256M"}); err != nil {
-		t.Fatal(err)
-	}
-	err := e.c.SetRSS(e.ctx(), name, RSSOptions{Memory: "12x"})
-	wantPotError(t, "set-rss -M 12x", err, 1, "12x")
-	for _, bad := range []RSSOptions{{Memory: "0"}, {Memory: "-5"}, {}} {
-		err := e.c.SetRSS(e.ctx(), name, bad)
-		wantPotError(t, fmt.Sprintf("set-rss %+v", bad), err, 1)
-	}
-	_, err = e.c.GetRSS(e.ctx(), name)
+	_, err := e.c.GetRSS(e.ctx(), name)
 	wantPotError(t, "get-rss of a pot that does not run", err, 1)
 
 	r := e.start(name)

@@ -435,14 +435,6 @@ func sh(script string, args ...string) []string {
 	return append([]string{"/bin/sh", "-c", script, "sh"}, args...)
 }
 
-// setCmd sets the pot's command to argv.
-func (e *potEnv) setCmd(name string, argv ...string) {
-	e.t.Helper()
-	if err := e.c.SetCmd(e.ctx(), name, argv); err != nil {
-		e.t.Fatalf("set-cmd %s: %v", name, err)
-	}
-}
-
 // run is one `pot start` of a test.
 type run struct {
 	e              *potEnv
