@@ -41,14 +41,15 @@ func (d *Driver) WaitTask(ctx context.Context, taskID string) (<-chan *drivers.E
 	return ch, nil
 }
 
-// stopEscalation is how long `pot stop` lets the jail's processes go on
-// after its SIGTERM before SIGKILL (pot's stop_timeout, set at prepare
-// unless the job sets it). It applies where the jail is stopped, not
-// killed: a task whose main process exited (pot start's own cleanup), a
-// task the stop signal could not reach, DestroyTask with force. After a
-// task's kill_timeout the jail is killed (stopJail with kill), with no
-// grace at all.
-const stopEscalation = 2 * time.Second
+// stopSlack is what a pot stop is allowed beyond the grace it gives the
+// jail's processes (pot's stop_timeout), and what pot start is allowed to
+// return after it. The driver stops a jail gracefully only when the stop
+// signal could not be delivered, with the grace set to what is left of
+// the kill_timeout; everywhere else it kills (stopJail with kill). The
+// pot's stop_timeout is otherwise the job's attribute or pot's default
+// (10 s): it applies to pot start's own stop when the task's command ends
+// and to an operator's pot stop.
+const stopSlack = 2 * time.Second
 
 // defaultKillSignal is sent when the task names no kill_signal. Not
 // Nomad's usual SIGINT: pot runs the jail's command as a background job
@@ -88,7 +89,16 @@ func (d *Driver) StopTask(taskID string, timeout time.Duration, signal string) e
 	err = client.Signal(ctx, h.potName, pot.SignalOptions{Signal: sig})
 	cancel()
 	if err != nil {
+		// The jail is stopped instead (SIGTERM to its processes), killed
+		// at the deadline: the grace is what is left of it.
 		h.logger.Warn("sending the stop signal failed; stopping the jail", "signal", sig, "error", err)
+		if left := time.Until(deadline).Truncate(time.Second); left >= 0 {
+			ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
+			if err := client.SetStopGrace(ctx, h.potName, left); err != nil {
+				h.logger.Warn("setting the stop grace failed; the pot's own applies", "error", err)
+			}
+			cancel()
+		}
 		return d.stopJail(h, false)
 	}
 	// From here the task has its signal: what follows kill_timeout is a
@@ -137,7 +147,7 @@ func (d *Driver) stopJail(h *taskHandle, kill bool) error {
 	select {
 	case <-h.done:
 		return nil
-	case <-time.After(stopEscalation + 10*time.Second):
+	case <-time.After(stopSlack + 10*time.Second):
 	}
 	// The jail is stopped but pot start has not returned: end it so the
 	// task's exit is reported.
@@ -154,7 +164,7 @@ func (d *Driver) stopJail(h *taskHandle, kill bool) error {
 // runStop is a task's pot stop (or kill), retried while pot start has not
 // returned.
 func (d *Driver) runStop(h *taskHandle, kill bool) error {
-	ctx, cancel := context.WithTimeout(d.ctx, stopEscalation+time.Minute)
+	ctx, cancel := context.WithTimeout(d.ctx, stopSlack+time.Minute)
 	defer cancel()
 	client := d.potClient()
 	stop := client.Stop
@@ -206,7 +216,8 @@ func (d *Driver) DestroyTask(taskID string, force bool) error {
 		if !force {
 			return errTaskRunning
 		}
-		if err := d.stopJail(h, false); err != nil {
+		// Nomad forces a destroy when it gave up stopping the task.
+		if err := d.stopJail(h, true); err != nil {
 			return err
 		}
 	}

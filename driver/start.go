@@ -11,7 +11,6 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -226,13 +225,8 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 	for _, h := range s.ExtraHosts {
 		p.hosts = append(p.hosts, pot.Host{Name: h.Name, IP: h.IP.String()})
 	}
-	hasStopTimeout := false
 	for _, a := range s.Attributes {
 		p.attributes = append(p.attributes, [2]string{a.Name, a.Value})
-		hasStopTimeout = hasStopTimeout || a.Name == "stop_timeout"
-	}
-	if !hasStopTimeout {
-		p.attributes = append(p.attributes, [2]string{"stop_timeout", strconv.Itoa(int(stopEscalation / time.Second))})
 	}
 
 	// The task's environment, passed on literally. A name pot cannot
@@ -357,20 +351,13 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 	if len(p.envSkipped) > 0 {
 		d.emit(cfg, "Environment variables left out of the jail (pot exports shell variable names only): "+strings.Join(p.envSkipped, ", "))
 	}
-	imported := false
-	if names, lerr := client.List(ctx); lerr == nil {
-		// Nomad starts a task again under the same ID when the plugin
-		// exited during its StartTask: the pot that start made (its name
-		// comes from the ID) is no task's, and goes before prepare,
-		// which would refuse the name.
-		if slices.Contains(names, p.potName) && !d.tasks.hasPot(p.potName) {
-			d.logger.Info("destroying the pot an earlier start of this task left (the plugin exited during it)", "pot", p.potName)
-			if err := d.destroyPot(p.potName); err != nil {
-				return nil, nil, fmt.Errorf("the pot an earlier start of this task left: %w", err)
-			}
-		}
-		imported = !slices.Contains(names, p.image)
+	// Whether the image is there decides whether this start imports it;
+	// asked of pot's file tree, not of a pot command.
+	imageThere := func() bool {
+		there, err := client.Exists(ctx, p.image)
+		return there || err != nil // unknown: pot's prepare finds out
 	}
+	imported := !imageThere()
 	unlockImport := func() {}
 	if imported || p.keyID != "" {
 		// One import (or signature check) of an image at a time: the
@@ -378,9 +365,7 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		// image download it once).
 		unlockImport = d.lockImport(p.image)
 		defer unlockImport()
-		if names, lerr := client.List(ctx); lerr == nil {
-			imported = !slices.Contains(names, p.image)
-		}
+		imported = !imageThere()
 		if !imported && p.keyID != "" {
 			if imported, err = d.checkImageSignature(ctx, cfg, p); err != nil {
 				return nil, nil, err
@@ -400,10 +385,24 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 			p.prepare.URL = (&url.URL{Scheme: "file", Path: stagedDir}).String()
 		}
 	}
-	if _, err := client.Prepare(ctx, p.prepare); err != nil {
+	_, err = client.Prepare(ctx, p.prepare)
+	if errors.Is(err, pot.ErrExists) && !d.tasks.hasPot(p.potName) {
+		// Nomad starts a task again under the same ID when the plugin
+		// exited during its StartTask: the pot that start made (its name
+		// comes from the ID; beginStart keeps a second start of this
+		// one off it) is no task's, and goes.
+		d.logger.Info("destroying the pot an earlier start of this task left (the plugin exited during it)", "pot", p.potName)
+		if err := d.destroyPot(p.potName); err != nil {
+			return nil, nil, fmt.Errorf("the pot an earlier start of this task left: %w", err)
+		}
+		_, err = client.Prepare(ctx, p.prepare)
+	}
+	if err != nil {
 		// prepare may have got as far as creating the pot, and as far
 		// as importing the image (marked then, so it can be pruned).
-		d.cleanupPot(p.potName)
+		if !errors.Is(err, pot.ErrExists) {
+			d.cleanupPot(p.potName)
+		}
 		if imported {
 			d.useImage(ctx, p.image, true)
 		}

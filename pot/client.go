@@ -47,6 +47,8 @@ type Client struct {
 	// the time spent inside pot. It is called from concurrent goroutines and
 	// must be safe for that; set it before the client is used.
 	Observer func(args []string, took time.Duration, err error)
+
+	fsRoot fsRootCache
 }
 
 // New returns a client of the pot binary at bin.

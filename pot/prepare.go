@@ -2,6 +2,7 @@ package pot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -149,8 +150,16 @@ func (c *Client) Prepare(ctx context.Context, o PrepareOptions) (string, error) 
 	if err != nil {
 		return "", err
 	}
+	name := PotName(o.Name, o.Alloc)
 	if _, err := c.runTimeout(ctx, c.PrepareLimit(), args...); err != nil {
+		// prepare.sh: `_error "A pot with name NAME already exists"`.
+		if ExitCode(err) == 1 && strings.Contains(err.Error(), "A pot with name "+name+" already exists") {
+			return "", fmt.Errorf("%w: %w", ErrExists, err)
+		}
 		return "", err
 	}
-	return PotName(o.Name, o.Alloc), nil
+	return name, nil
 }
+
+// ErrExists: prepare found a pot of that name already there, and made none.
+var ErrExists = errors.New("the pot exists already")
