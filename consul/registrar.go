@@ -150,13 +150,13 @@ func New(cfg Config, logger hclog.Logger, running RunningPots, notify Notify) (*
 		notify = func(Service, State, error) {}
 	}
 	r := &Registrar{
-		client:  client,
-		logger:  logger,
-		ttl:     cfg.TTL,
-		period:  cfg.AntiEntropy,
-		running: running,
-		notify:  notify,
-		wake:    make(chan struct{}, 1),
+		client:   client,
+		logger:   logger,
+		ttl:      cfg.TTL,
+		period:   cfg.AntiEntropy,
+		running:  running,
+		notify:   notify,
+		wake:     make(chan struct{}, 1),
 		entries:  map[string]*entry{},
 		removals: map[string]*entry{},
 	}
