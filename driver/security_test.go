@@ -494,6 +494,7 @@ func TestPotHanging(t *testing.T) {
 		_, h := env.newDriverWith(hangCfg(hangingPot(t, c.after, c.sub)))
 		cfg, tc := env.task("hang-"+c.sub, "true")
 		cfg.Env = map[string]string{"GREETING": "hello"}
+		tc.Attributes = []string{"stop_timeout:3"}
 		begin := time.Now()
 		env.startFails(h, cfg, tc, "pot "+c.sub, c.want, pot.ErrTimeout.Error())
 		bounded("StartTask with pot "+c.sub+" hanging", time.Since(begin), c.limit)
