@@ -118,7 +118,7 @@ func (d *Driver) checkImageSignature(ctx context.Context, cfg *drivers.TaskConfi
 		d.emit(cfg, fmt.Sprintf("Image pot %s was not imported by this driver and its signature was never checked: importing it again", p.image))
 		return true, nil
 	}
-	dir, err := os.MkdirTemp(cfg.TaskDir().Dir, ".pot-signature-")
+	dir, err := os.MkdirTemp("", "pot-signature-")
 	if err != nil {
 		return false, err
 	}

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -74,17 +73,8 @@ func (s *signedImages) add(image, secKey string) {
 // sign signs the image's .skein as an image server's operator does.
 func (s *signedImages) sign(image, secKey string) {
 	s.t.Helper()
-	signify(s.t, "-S", "-s", secKey, "-m", s.file(image, ".skein"), "-x", s.file(image, ".skein.sig"))
-}
-
-func signify(t *testing.T, args ...string) {
-	t.Helper()
-	bin, err := pot.SignifyBin()
-	if err != nil {
-		t.Fatalf("%v (Debian: apt install signify-openbsd)", err)
-	}
-	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
-		t.Fatalf("signify %s: %v\n%s", strings.Join(args, " "), err, out)
+	if err := imagehash.Sign(secKey, s.file(image, ".skein")); err != nil {
+		s.t.Fatal(err)
 	}
 }
 
@@ -92,8 +82,10 @@ func signify(t *testing.T, args ...string) {
 // secret key files.
 func keyPair(t *testing.T, dir, name string) (pub, sec string) {
 	t.Helper()
-	pub, sec = filepath.Join(dir, name+".pub"), filepath.Join(dir, name+".sec")
-	signify(t, "-G", "-n", "-p", pub, "-s", sec)
+	pub, sec, err := imagehash.KeyPair(dir, name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return pub, sec
 }
 

@@ -2,11 +2,12 @@ package pot
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bsdpot/nomad-pot-driver/internal/imagehash"
 )
 
 // emulationEnv is set on every process of the FreeBSD emulation (`fbsdemu
@@ -45,31 +46,14 @@ func (e *potEnv) ownImage() (srv *imageServer, image, meta []byte) {
 	return newImageServer(e.t), image, meta
 }
 
-// signifyTool is Debian's signify-openbsd, which the test makes keys and
-// signs with (CI installs it).
-func signifyTool(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("signify-openbsd")
-	if err != nil {
-		t.Fatal("signing the test's images needs signify-openbsd: apt-get install signify-openbsd")
-	}
-	return p
-}
-
-func runSignify(t *testing.T, args ...string) {
-	t.Helper()
-	if out, err := exec.Command(signifyTool(t), args...).CombinedOutput(); err != nil {
-		t.Fatalf("signify-openbsd %q: %v\n%s", args, err, out)
-	}
-}
-
 // keyPair generates a signify key pair: the public and the secret key's
 // files.
 func keyPair(t *testing.T, name string) (pub, sec string) {
 	t.Helper()
-	dir := t.TempDir()
-	pub, sec = filepath.Join(dir, name+".pub"), filepath.Join(dir, name+".sec")
-	runSignify(t, "-G", "-n", "-p", pub, "-s", sec)
+	pub, sec, err := imagehash.KeyPair(t.TempDir(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return pub, sec
 }
 
@@ -82,7 +66,9 @@ func (s *imageServer) sign(t *testing.T, image, tag, sec string) {
 	if err := os.WriteFile(msg, s.file(name), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	runSignify(t, "-S", "-s", sec, "-m", msg, "-x", msg+".sig")
+	if err := imagehash.Sign(sec, msg); err != nil {
+		t.Fatal(err)
+	}
 	sig, err := os.ReadFile(msg + ".sig")
 	if err != nil {
 		t.Fatal(err)

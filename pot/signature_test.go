@@ -8,22 +8,30 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bsdpot/nomad-pot-driver/internal/imagehash"
 )
 
 // TestVerifySignature: a signature checks against its key only, over its
 // .skein only; the .skein and .skein.sig come from http and file servers.
 func TestVerifySignature(t *testing.T) {
 	srvDir, keys := t.TempDir(), t.TempDir()
-	pub, sec := filepath.Join(keys, "k.pub"), filepath.Join(keys, "k.sec")
-	otherPub := filepath.Join(keys, "o.pub")
-	runSignify(t, "-G", "-n", "-p", pub, "-s", sec)
-	runSignify(t, "-G", "-n", "-p", otherPub, "-s", filepath.Join(keys, "o.sec"))
+	pub, sec, err := imagehash.KeyPair(keys, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherPub, _, err := imagehash.KeyPair(keys, "o")
+	if err != nil {
+		t.Fatal(err)
+	}
 	skein := filepath.Join(srvDir, ImageFile("img", "1.0")+".skein")
 	hash := strings.Repeat("ab", 128)
 	if err := os.WriteFile(skein, []byte(hash+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	runSignify(t, "-S", "-s", sec, "-m", skein, "-x", skein+".sig")
+	if err := imagehash.Sign(sec, skein); err != nil {
+		t.Fatal(err)
+	}
 	srv := httptest.NewServer(http.FileServer(http.Dir(srvDir)))
 	defer srv.Close()
 	ctx := context.Background()

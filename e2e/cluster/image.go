@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/bsdpot/nomad-pot-driver/internal/imagehash"
-	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
 // The image the tests and the Linux demo run: pot prepare fetches
@@ -217,29 +215,16 @@ func (s *ImageServer) CopyImage(name string) error {
 }
 
 // SigningKeys makes a signify key pair NAME.pub, NAME.sec in dir, as an
-// image server's operator does (signify -G -n: no passphrase).
+// image server's operator does.
 func SigningKeys(dir, name string) (pub, sec string, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", err
 	}
-	pub, sec = filepath.Join(dir, name+".pub"), filepath.Join(dir, name+".sec")
-	return pub, sec, signify("-G", "-n", "-p", pub, "-s", sec)
+	return imagehash.KeyPair(dir, name)
 }
 
 // SignImage signs image IMAGE_TAG.xz in dir with the secret key: its
 // .skein gets a .skein.sig, which pot checks with the public key.
 func SignImage(dir, image, tag, secKey string) error {
-	skein := filepath.Join(dir, image+"_"+tag+".xz.skein")
-	return signify("-S", "-s", secKey, "-m", skein, "-x", skein+".sig")
-}
-
-func signify(args ...string) error {
-	bin, err := pot.SignifyBin()
-	if err != nil {
-		return fmt.Errorf("%w (Debian: apt-get install signify-openbsd; .ci/run installs it)", err)
-	}
-	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("signify %s: %v: %s", strings.Join(args, " "), err, out)
-	}
-	return nil
+	return imagehash.Sign(secKey, filepath.Join(dir, image+"_"+tag+".xz.skein"))
 }
