@@ -40,6 +40,7 @@ import (
 
 	"github.com/bsdpot/nomad-pot-driver/hclspec"
 	"github.com/bsdpot/nomad-pot-driver/internal/imagehash"
+	"github.com/bsdpot/nomad-pot-driver/freebsd"
 	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
@@ -107,7 +108,8 @@ type benchEnv struct {
 func newBenchEnv(b *testing.B) *benchEnv {
 	b.Helper()
 	e := &benchEnv{tb: b, potBin: os.Getenv("BENCH_POT")}
-	if e.potBin == "" && runtime.GOOS == "freebsd" {
+	if e.potBin == "" && freebsd.Executable(pot.DefaultBin) {
+		// A host with pot installed (FreeBSD) benchmarks it.
 		e.potBin = pot.DefaultBin
 	}
 	if e.potBin == "" || e.potBin == "potsim" {

@@ -3,9 +3,7 @@ package driver
 import (
 	"context"
 	"errors"
-	"fmt"
 	"math"
-	"strings"
 
 	"github.com/hashicorp/nomad/plugins/drivers"
 	pstructs "github.com/hashicorp/nomad/plugins/shared/structs"
@@ -55,15 +53,9 @@ func (d *Driver) hostFingerprint(ctx context.Context, client *pot.Client, attrs 
 
 	// pot's own configuration, on every system: a pot that answers version
 	// but was never initialised fails everything else.
-	root, err := client.Config(ctx, "zfs_root")
+	root, err := client.ZFSRoot(ctx)
 	if err != nil {
-		if potNotInitialised(err) {
-			return drivers.HealthStateUnhealthy, fmt.Sprintf("pot is not initialised: run `pot init` on this host (pot config zfs_root: %v)", err)
-		}
-		return drivers.HealthStateUnhealthy, fmt.Sprintf("pot config zfs_root failed: %v", err)
-	}
-	if root == "" {
-		return drivers.HealthStateUnhealthy, "pot has no zfs_root configured (pot config zfs_root is empty)"
+		return drivers.HealthStateUnhealthy, err.Error()
 	}
 	attrs["driver.pot.zfs_root"] = pstructs.NewStringAttribute(root)
 	if !onFreeBSD {
@@ -89,15 +81,6 @@ func (d *Driver) hostFingerprint(ctx context.Context, client *pot.Client, attrs 
 		return drivers.HealthStateUnhealthy, why
 	}
 	return drivers.HealthStateHealthy, drivers.DriverHealthy
-}
-
-// potNotInitialised tells pot's refusal to run before `pot init` from
-// other failures: pot-cmd's "POT_FS_ROOT does not exist, please run 'pot
-// init'" (every subcommand but version and init) and _is_init's "Your
-// system is not initialized, please run pot init".
-func potNotInitialised(err error) bool {
-	msg := err.Error()
-	return strings.Contains(msg, "please run 'pot init'") || strings.Contains(msg, "please run pot init")
 }
 
 func clampInt64(v uint64) int64 {

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -42,9 +41,10 @@ type imageStore interface {
 }
 
 // imageStore returns the store of the configured pot, made once per
-// plugin config: ZFS wherever zfs(8) knows pot's zfs_root dataset (FreeBSD,
-// and the FreeBSD emulation under pot's own scripts), pot's file tree where
-// it does not (potsim keeps no datasets).
+// plugin config: ZFS wherever zfs(8) knows pot's ZFS root dataset (FreeBSD,
+// and the FreeBSD emulation under pot's own scripts). A machine with zfs(8)
+// that does not know it is an error; one without zfs(8) (Linux under
+// potsim, which keeps no datasets) has pot's file tree.
 func (d *Driver) imageStore(ctx context.Context) (imageStore, error) {
 	d.storeMu.Lock()
 	defer d.storeMu.Unlock()
@@ -52,22 +52,19 @@ func (d *Driver) imageStore(ctx context.Context) (imageStore, error) {
 		return d.images, nil
 	}
 	client := d.potClient()
-	root, zerr := client.Config(ctx, "zfs_root")
-	if zerr == nil && root != "" {
+	root, zerr := client.ZFSRoot(ctx)
+	if zerr == nil {
 		if _, zerr = freebsd.ReadZFS(ctx, root); zerr == nil {
 			d.images = zfsImages{root: root}
 			return d.images, nil
 		}
 	}
-	if runtime.GOOS == "freebsd" {
-		return nil, fmt.Errorf("pot's zfs_root %q: %w", root, zerr)
+	if freebsd.HasZFS() {
+		return nil, fmt.Errorf("pot's ZFS root %q: %w", root, zerr)
 	}
-	fsRoot, err := client.Config(ctx, "fs_root")
+	fsRoot, err := client.FSRoot(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("pot config fs_root: %w", err)
-	}
-	if !filepath.IsAbs(fsRoot) {
-		return nil, fmt.Errorf("pot config fs_root %q is not an absolute path", fsRoot)
+		return nil, err
 	}
 	d.images = dirImages{root: fsRoot}
 	return d.images, nil

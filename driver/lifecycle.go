@@ -42,11 +42,11 @@ func (d *Driver) WaitTask(ctx context.Context, taskID string) (<-chan *drivers.E
 }
 
 // stopSlack is what a pot stop is allowed beyond the grace it gives the
-// jail's processes (pot's stop_timeout), and what pot start is allowed to
+// jail's processes (the pot's stop grace), and what pot start is allowed to
 // return after it. The driver stops a jail gracefully only when the stop
 // signal could not be delivered, with the grace set to what is left of
 // the kill_timeout; everywhere else it kills (stopJail with kill). The
-// pot's stop_timeout is otherwise the job's attribute or pot's default
+// pot's stop grace is otherwise the job's attribute or pot's default
 // (10 s): it applies to pot start's own stop when the task's command ends
 // and to an operator's pot stop.
 const stopSlack = 2 * time.Second
@@ -126,7 +126,7 @@ func (d *Driver) StopTask(taskID string, timeout time.Duration, signal string) e
 const stopAttempts = 6
 
 // stopJail stops the task's jail (`pot stop`: SIGTERM, then SIGKILL after
-// the pot's stop_timeout) or, with kill, removes it at once (pot.Client.Kill),
+// the pot's stop grace, pot.Client.SetStopGrace) or, with kill, removes it at once (pot.Client.Kill),
 // and returns once pot start has returned: the task's exit is known, though
 // pot stop may still be cleaning up (see taskHandle.stop). A task gets
 // one stop; a second call waits for the first.

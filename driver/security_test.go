@@ -128,7 +128,7 @@ func symlink(t *testing.T, target, link string) {
 }
 
 // TestHostPathAllowlist: mount, mount_read_only, copy, host volumes and
-// dns custom: take host paths only under host_path_allow, links resolved;
+// a custom dns file take host paths only under host_path_allow, links resolved;
 // "..", a link out of the prefix, a prefix's sibling, relative and missing
 // paths are refused naming the key and the path, and leave nothing.
 func TestHostPathAllowlist(t *testing.T) {
@@ -206,7 +206,7 @@ func TestHostPathAllowlist(t *testing.T) {
 			tc.Copy = []string{filepath.Join(allowed, "dangling") + ":/x"}
 		}, []string{"copy[0]", "no such file or directory"}},
 		{"dns-custom-outside", func(cfg *drivers.TaskConfig, tc *hclspec.TaskConfig) {
-			tc.DNS = "custom:" + filepath.Join(outside, "secret")
+			tc.DNS = pot.CustomDNS(filepath.Join(outside, "secret")).String()
 		}, []string{"dns", "is not under the pot plugin's host_path_allow"}},
 		{"all-reported", func(cfg *drivers.TaskConfig, tc *hclspec.TaskConfig) {
 			tc.Mount = []string{filepath.Join(allowed, "file") + ":/ok", sibling + ":/bad"}
@@ -398,7 +398,7 @@ func TestHostileValues(t *testing.T) {
 		{"nl-image", func(_ *drivers.TaskConfig, tc *hclspec.TaskConfig) { tc.Image = env.imageURL + nl }, "image"},
 		{"nl-pot", func(_ *drivers.TaskConfig, tc *hclspec.TaskConfig) { tc.Pot = testImage + nl }, "pot"},
 		{"nl-port-map", func(_ *drivers.TaskConfig, tc *hclspec.TaskConfig) { tc.PortMap = map[string]string{"a" + nl: "80"} }, "port_map"},
-		{"nl-dns", func(_ *drivers.TaskConfig, tc *hclspec.TaskConfig) { tc.DNS = "custom:/etc/resolv.conf" + nl }, "dns"},
+		{"nl-dns", func(_ *drivers.TaskConfig, tc *hclspec.TaskConfig) { tc.DNS = pot.CustomDNS("/etc/resolv.conf"+nl).String() }, "dns"},
 		{"nl-rctl", func(_ *drivers.TaskConfig, tc *hclspec.TaskConfig) { tc.Rctl = map[string]string{"maxproc": "1" + nl} }, "rctl"},
 		{"nl-group-dns", func(cfg *drivers.TaskConfig, _ *hclspec.TaskConfig) {
 			cfg.DNS = &drivers.DNSConfig{Searches: []string{"consul" + nl}}

@@ -71,7 +71,8 @@ type startPlan struct {
 	consul       *hclspec.ConsulSettings
 	// autoAdvertise is DriverNetwork.AutoAdvertise.
 	autoAdvertise bool
-	// resolvConf, when set, is written for prepare -d custom:FILE.
+	// resolvConf, when set, is written to a file of the task's and given
+	// to the jail as its resolv.conf.
 	resolvConf []byte
 	// limits are the rctl rules and cores for the jail (limits.go).
 	limits *limitsPlan
@@ -105,7 +106,7 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 	p.autoAdvertise = s.Network.AutoAdvertise
 	if dns := cfg.DNS; dns != nil && (len(dns.Servers) > 0 || len(dns.Searches) > 0 || len(dns.Options) > 0) {
 		// The group's network { dns {} } becomes the jail's resolv.conf.
-		if s.Network.DNS != "" {
+		if s.Network.DNS.Mode != "" {
 			return nil, fmt.Errorf("invalid task config: dns %q and the group network's dns block both set the jail's resolver", s.Network.DNS)
 		}
 		for _, v := range append(append(append([]string(nil), dns.Servers...), dns.Searches...), dns.Options...) {
@@ -180,8 +181,8 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 		}
 		return resolved
 	}
-	if file, ok := strings.CutPrefix(p.prepare.DNS, "custom:"); ok {
-		p.prepare.DNS = "custom:" + allowed("dns", s.Network.DNS, file)
+	if p.prepare.DNS.Mode == pot.DNSCustom {
+		p.prepare.DNS.File = allowed("dns", s.Network.DNS.String(), p.prepare.DNS.File)
 	}
 	for _, m := range s.Mounts {
 		host := mountable(m.Key, m.HostPath+":"+m.JailPath, m.HostPath)
@@ -343,7 +344,7 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		if err := os.WriteFile(file, p.resolvConf, 0o644); err != nil {
 			return nil, nil, fmt.Errorf("writing the jail's resolv.conf: %w", err)
 		}
-		p.prepare.DNS = "custom:" + file
+		p.prepare.DNS = pot.CustomDNS(file)
 	}
 	if len(p.ignoredPorts) > 0 {
 		d.emit(cfg, "port_map has no effect with network_mode "+string(hclspec.NetworkInherit)+" (host): the jail shares the host's network, so the program listens on the host's ports itself; not exported: "+strings.Join(p.ignoredPorts, ", "))

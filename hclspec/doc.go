@@ -23,7 +23,7 @@
 //
 // What a task may do on this client is the plugin config's to say, checked
 // after Validate: PluginConfig.CheckTask (rctl resources in rctl_allow,
-// risky attributes in attributes_allow, see RiskyAttributes) and
+// risky attributes in attributes_allow, see pot.RiskyAttributes) and
 // PluginConfig.CheckHostPath (host paths, symbolic links resolved, under
 // host_path_allow; the default allows none).
 //

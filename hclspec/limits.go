@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/bsdpot/nomad-pot-driver/freebsd"
+	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
 // parseRctl checks a task's rctl block: every key a resource a job may
@@ -41,7 +42,7 @@ func parseRctl(m MapStrStr, errs *errList) []freebsd.Limit {
 
 // CheckTask checks what the plugin configuration allows of a validated
 // task: every resource of its rctl block must be in rctl_allow, and every
-// risky attribute (AttributeRisk) in attributes_allow. Errors name the key
+// risky attribute (pot.AttributeRisk) in attributes_allow. Errors name the key
 // and the value, like Validate's. Host paths are checked by CheckHostPath,
 // which looks at the host's file system.
 func (c *PluginConfig) CheckTask(s *TaskSettings) error {
@@ -70,7 +71,7 @@ func (c *PluginConfig) CheckTask(s *TaskSettings) error {
 		attrAllowed[a] = true
 	}
 	for i, a := range s.Attributes {
-		why := AttributeRisk(a)
+		why := pot.AttributeRisk(a)
 		if why == "" || attrAllowed[a.Name] {
 			continue
 		}

@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"path"
 	"regexp"
-	"strings"
+
+	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
 // NetworkSettings are the validated network keys besides network_mode and
@@ -19,9 +19,8 @@ type NetworkSettings struct {
 	Bridge string
 	// Stack is prepare's -S: ipv4, ipv6 or dual; "" keeps pot's default.
 	Stack string
-	// DNS is prepare's -d: inherit, pot, off or custom:/abs/file; "" keeps
-	// pot's default.
-	DNS string
+	// DNS is the jail's resolver; the zero value keeps pot's default.
+	DNS pot.DNS
 	// AutoAdvertise makes Nomad's address_mode = "auto" services use the
 	// jail's address.
 	AutoAdvertise bool
@@ -76,20 +75,10 @@ func (c *TaskConfig) validateNetwork(s *TaskSettings, errs *errList) {
 		errs.add(fieldErr("network_stack", c.NetworkStack, errors.New("one of ipv4, ipv6, dual")))
 	}
 
-	switch dns := c.DNS; {
-	case dns == "", dns == "inherit", dns == "pot", dns == "off":
+	if dns, err := pot.ParseDNS(c.DNS); err != nil {
+		errs.add(fieldErr("dns", c.DNS, err))
+	} else {
 		n.DNS = dns
-	case strings.HasPrefix(dns, "custom:"):
-		file := strings.TrimPrefix(dns, "custom:")
-		if err := checkString(file); err != nil {
-			errs.add(fieldErr("dns", dns, err))
-		} else if !path.IsAbs(file) || path.Clean(file) != file || hasSpace(file) {
-			errs.add(fieldErr("dns", dns, errors.New("custom: takes an absolute, clean path of a resolv.conf without whitespace")))
-		} else {
-			n.DNS = dns
-		}
-	default:
-		errs.add(fieldErr("dns", dns, errors.New("one of inherit, pot, off, custom:/path/to/resolv.conf")))
 	}
 	s.Network = n
 }

@@ -71,6 +71,18 @@ func splitExact(s string) (a, b string, err error) {
 	return a, b, nil
 }
 
+// ParseAttribute reads a job's "NAME:VALUE" (split at the first ':') and
+// checks it against pot's attribute table (pot.CheckAttribute).
+func ParseAttribute(s string) (pot.Attribute, error) {
+	name, value, err := splitFirst(s)
+	if err != nil {
+		return pot.Attribute{}, fmt.Errorf("want NAME:VALUE: %w", err)
+	}
+	return pot.CheckAttribute(name, value)
+}
+
+var errDuplicate = errors.New("set twice")
+
 // splitFirst splits "A:B" at the first ':'; B may contain more.
 func splitFirst(s string) (a, b string, err error) {
 	a, b, ok := strings.Cut(s, ":")

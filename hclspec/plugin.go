@@ -133,7 +133,7 @@ type PluginConfig struct {
 	// mount_read_only, copy and Nomad host volumes may lie (after
 	// resolving symbolic links). Empty: no host path is allowed.
 	HostPathAllow []string `codec:"host_path_allow"`
-	// AttributesAllow lists the risky pot attributes (RiskyAttributes) a
+	// AttributesAllow lists the risky pot attributes (pot.RiskyAttributes) a
 	// job may set. Empty: none.
 	AttributesAllow []string `codec:"attributes_allow"`
 	// PotCallTimeout bounds every pot command but prepare and the task's
@@ -215,7 +215,7 @@ func (c *PluginConfig) Validate() error {
 		}
 	}
 	for i, a := range c.AttributesAllow {
-		if err := checkAllowedAttribute(a); err != nil {
+		if err := pot.CheckAllowedAttribute(a); err != nil {
 			errs.add(fieldErr(idx("attributes_allow", i), a, err))
 		}
 	}

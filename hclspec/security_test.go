@@ -223,35 +223,6 @@ func TestPathUnder(t *testing.T) {
 	}
 }
 
-func TestRiskyAttributes(t *testing.T) {
-	want := []string{"children", "devfs_ruleset", "enforce_statfs", "linprocfs", "mlock", "mount", "nullfs", "raw_sockets", "sysvmsg", "sysvsem", "sysvshm", "tmpfs", "zfs"}
-	if got := RiskyAttributes(); !reflect.DeepEqual(got, want) {
-		t.Fatalf("RiskyAttributes() = %q", got)
-	}
-	for _, n := range want {
-		if def, ok := attrDefs[n]; !ok || def.owned != "" {
-			t.Errorf("risky attribute %s is not one a job may set", n)
-		}
-	}
-	for v, risky := range map[string]bool{
-		"mount:yes": true, "mount:no": false, "zfs:on": true, "nullfs:true": true, "tmpfs:YES": true, "linprocfs:yes": true,
-		"raw_sockets:yes": true, "raw_sockets:no": false, "mlock:yes": true,
-		"children:0": false, "children:1": true, "enforce_statfs:2": false, "enforce_statfs:1": true, "enforce_statfs:0": true,
-		"devfs_ruleset:4": false, "devfs_ruleset:04": false, "devfs_ruleset:0": true, "devfs_ruleset:5": true,
-		"sysvshm:new": false, "sysvshm:disable": false, "sysvshm:inherit": true, "sysvsem:Inherit": true, "sysvmsg:inherit": true,
-		"procfs:yes": false, "fdescfs:yes": false, "stop_timeout:100": false, "exec_stop:/bin/true": false,
-		"prunable:no": false, "localhost-tunnel:no": false, "no-tmpfs:no": false, "no-etc-hosts:no": false,
-	} {
-		a, err := ParseAttribute(v)
-		if err != nil {
-			t.Fatalf("%s: %v", v, err)
-		}
-		if got := AttributeRisk(a) != ""; got != risky {
-			t.Errorf("%s: risky %v, want %v", v, got, risky)
-		}
-	}
-}
-
 func TestCheckTaskAttributes(t *testing.T) {
 	c := validConfig()
 	c.Attributes = []string{"stop_timeout:5", "mount:yes", "enforce_statfs:1", "devfs_ruleset:4", "sysvshm:inherit"}

@@ -47,7 +47,7 @@ type TaskSettings struct {
 	// ExtraHosts are the extra_hosts entries in job order.
 	ExtraHosts []Host
 	// Attributes are the attributes in job order, each name at most once.
-	Attributes []Attribute
+	Attributes []pot.Attribute
 	// Consul is the driver's own Consul registration; nil when not asked.
 	Consul *ConsulSettings
 	// CPUHardLimit caps the jail's CPU at the task's cpu share (rctl pcpu).

@@ -73,7 +73,7 @@ type TaskConfig struct {
 	Bridge string `codec:"bridge"`
 	// NetworkStack is ipv4, ipv6 or dual.
 	NetworkStack string `codec:"network_stack"`
-	// DNS is inherit, pot, off or custom:/path/to/resolv.conf.
+	// DNS is the jail's resolver in prepare -d's syntax (pot.ParseDNS).
 	DNS string `codec:"dns"`
 	// AutoAdvertise lets address_mode = "auto" services use the jail's address.
 	AutoAdvertise bool `codec:"auto_advertise"`

@@ -71,9 +71,9 @@ func TestValidateFull(t *testing.T) {
 			{Name: "v6", IP: netip.MustParseAddr("fe80::1")},
 			{Name: "mapped", IP: netip.MustParseAddr("::ffff:1.2.3.4")},
 		},
-		Attributes: []Attribute{
-			{"devfs_ruleset", "4"}, {"mount", "YES"}, {"sysvshm", "new"},
-			{"exec_stop", "/bin/sh /etc/rc.shutdown"}, {"no-tmpfs", "NO"},
+		Attributes: []pot.Attribute{
+			{Name: "devfs_ruleset", Value: "4"}, {Name: "mount", Value: "YES"}, {Name: "sysvshm", Value: "new"},
+			{Name: "exec_stop", Value: "/bin/sh /etc/rc.shutdown"}, {Name: "no-tmpfs", Value: "NO"},
 		},
 	}
 	if !reflect.DeepEqual(s, want) {
@@ -178,8 +178,8 @@ func TestValidateRules(t *testing.T) {
 		{"net bad bridge", func(c *TaskConfig) { c.NetworkMode = "private-bridge"; c.Bridge = "a;b" }, `bridge "a;b"`},
 		{"net stack", func(c *TaskConfig) { c.NetworkStack = "dual" }, ""},
 		{"net bad stack", func(c *TaskConfig) { c.NetworkStack = "ipv5" }, `network_stack "ipv5"`},
-		{"net dns custom", func(c *TaskConfig) { c.DNS = "custom:/etc/resolv.jail.conf" }, ""},
-		{"net dns relative", func(c *TaskConfig) { c.DNS = "custom:resolv.conf" }, `dns "custom:resolv.conf"`},
+		{"net dns custom", func(c *TaskConfig) { c.DNS = pot.CustomDNS("/etc/resolv.jail.conf").String() }, ""},
+		{"net dns relative", func(c *TaskConfig) { c.DNS = pot.CustomDNS("resolv.conf").String() }, `dns "` + pot.CustomDNS("resolv.conf").String() + `"`},
 		{"net dns bad", func(c *TaskConfig) { c.DNS = "google" }, `dns "google"`},
 		{"net public", func(c *TaskConfig) { c.NetworkMode = "public-bridge" }, ""},
 		{"net bad", func(c *TaskConfig) { c.NetworkMode = "bridge" }, `network_mode "bridge": want one of`},
@@ -319,40 +319,6 @@ func TestValidateNil(t *testing.T) {
 	var c *TaskConfig
 	if _, err := c.Validate(); err == nil {
 		t.Fatal("nil config validated")
-	}
-}
-
-func TestAttributeNames(t *testing.T) {
-	names := AttributeNames()
-	if len(names) != len(attrDefs)-4 {
-		t.Errorf("got %d names: %v", len(names), names)
-	}
-	for _, n := range names {
-		if n == "persistent" || n == "no-rc-script" {
-			t.Errorf("driver-owned attribute %s listed", n)
-		}
-	}
-	// every name of pot's lists is known
-	for _, n := range strings.Fields("start-at-boot early-start-at-boot persistent no-rc-script prunable localhost-tunnel no-tmpfs no-etc-hosts enforce_statfs mount fdescfs linprocfs nullfs procfs tmpfs zfs raw_sockets sysvshm sysvsem sysvmsg children mlock devfs_ruleset exec_stop stop_timeout") {
-		if _, ok := attrDefs[n]; !ok {
-			t.Errorf("pot attribute %s unknown", n)
-		}
-	}
-}
-
-func TestNormalizeBool(t *testing.T) {
-	for in, want := range map[string]string{
-		"YES": "YES", "yes": "YES", "On": "YES", "true": "YES", "TRUE": "YES",
-		"NO": "NO", "no": "NO", "off": "NO", "OFF": "NO", "False": "NO",
-	} {
-		if got, ok := NormalizeBool(in); !ok || got != want {
-			t.Errorf("NormalizeBool(%q) = %q, %v", in, got, ok)
-		}
-	}
-	for _, in := range []string{"", "1", "0", "y", "n", "yes ", "enabled"} {
-		if _, ok := NormalizeBool(in); ok {
-			t.Errorf("NormalizeBool(%q) accepted", in)
-		}
 	}
 }
 

@@ -7,33 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 )
-
-// fsRootCache is the pot's fs_root, read once per client: it is pot.conf's
-// POT_FS_ROOT, which does not change while pot's pots live under it.
-type fsRootCache struct {
-	mu   sync.Mutex
-	root string
-}
-
-// FSRoot returns pot's fs_root (`pot config -g fs_root`, asked once).
-func (c *Client) FSRoot(ctx context.Context) (string, error) {
-	c.fsRoot.mu.Lock()
-	defer c.fsRoot.mu.Unlock()
-	if c.fsRoot.root != "" {
-		return c.fsRoot.root, nil
-	}
-	root, err := c.Config(ctx, "fs_root")
-	if err != nil {
-		return "", err
-	}
-	if !filepath.IsAbs(root) {
-		return "", fmt.Errorf("pot config fs_root %q is not an absolute path", root)
-	}
-	c.fsRoot.root = root
-	return root, nil
-}
 
 // Exists says whether pot name is there, as pot's _is_pot finds it: its
 // folder FS_ROOT/jails/NAME with a readable conf/pot.conf (pot also wants

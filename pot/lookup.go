@@ -239,12 +239,12 @@ func (j *jailFS) resolve(p string) (string, error) {
 	return j.hostPath(done)
 }
 
-// LookupProgram is the package's LookupProgram for pot name, pot's fs_root
-// read from `pot config`.
+// LookupProgram is the package's LookupProgram for pot name, under pot's
+// fs_root (FSRoot).
 func (c *Client) LookupProgram(ctx context.Context, name, program string, searchPath []string) (ProgramLookup, error) {
-	fsRoot, err := c.Config(ctx, "fs_root")
+	fsRoot, err := c.FSRoot(ctx)
 	if err != nil {
-		return ProgramLookup{Program: program}, fmt.Errorf("pot config fs_root: %w", err)
+		return ProgramLookup{Program: program}, err
 	}
 	return LookupProgram(fsRoot, name, program, searchPath)
 }

@@ -77,8 +77,8 @@ type PrepareOptions struct {
 	Bridge string
 	// Stack is the network stack (-S): ipv4, ipv6 or dual.
 	Stack string
-	// DNS is the DNS mode (-d): inherit, pot, off or custom:FILE.
-	DNS string
+	// DNS is the jail's resolver (-d).
+	DNS DNS
 	// PubKey verifies the image's signature (-C).
 	PubKey string
 	// Verbose is -v.
@@ -112,6 +112,9 @@ func (o PrepareOptions) args() ([]string, error) {
 		// as it is, quotes of its own included.
 		args = append(args, "-c", `"`+o.CommandLine+`"`)
 	}
+	if err := o.DNS.check(); err != nil {
+		return nil, fmt.Errorf("prepare dns %q: %w", o.DNS.String(), err)
+	}
 	if o.Network != "" {
 		args = append(args, "-N", o.Network)
 	}
@@ -131,7 +134,7 @@ func (o PrepareOptions) args() ([]string, error) {
 		args = append(args, "-e", s)
 	}
 	for _, f := range []struct{ flag, v string }{
-		{"-B", o.Bridge}, {"-S", o.Stack}, {"-d", o.DNS}, {"-C", o.PubKey},
+		{"-B", o.Bridge}, {"-S", o.Stack}, {"-d", o.DNS.String()}, {"-C", o.PubKey},
 	} {
 		if f.v != "" {
 			args = append(args, f.flag, f.v)

@@ -1,15 +1,17 @@
-package hclspec
+package pot
 
 import (
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Attribute is a pot attribute to set (pot set-attribute -A NAME -V VALUE).
-// Value is normalized: booleans are YES or NO, numbers plain decimal.
+// Value is normalized (CheckAttribute): booleans are YES or NO, numbers
+// plain decimal.
 type Attribute struct {
 	Name  string
 	Value string
@@ -88,13 +90,9 @@ func NormalizeBool(v string) (string, bool) {
 	return "", false
 }
 
-// ParseAttribute checks "NAME:VALUE" (split at the first ':') against
-// pot's attribute list and the attribute's type.
-func ParseAttribute(s string) (Attribute, error) {
-	name, value, err := splitFirst(s)
-	if err != nil {
-		return Attribute{}, fmt.Errorf("want NAME:VALUE: %w", err)
-	}
+// CheckAttribute checks an attribute a job sets against pot's attribute
+// table and the attribute's type, and returns it normalized.
+func CheckAttribute(name, value string) (Attribute, error) {
 	def, ok := attrDefs[name]
 	if !ok {
 		return Attribute{}, fmt.Errorf("unknown attribute %q; known: %s", name, strings.Join(AttributeNames(), " "))
@@ -128,7 +126,7 @@ func ParseAttribute(s string) (Attribute, error) {
 		}
 		value = v
 	case attrString:
-		if err := checkString(value); err != nil {
+		if err := checkText(value); err != nil {
 			return Attribute{}, fmt.Errorf("attribute %s: %w", name, err)
 		}
 		if strings.Contains(value, "=") {
@@ -139,7 +137,32 @@ func ParseAttribute(s string) (Attribute, error) {
 	return Attribute{Name: name, Value: value}, nil
 }
 
-var errDuplicate = errors.New("set twice")
+// IsAttributeOwned says whether attribute name is one prepare sets and the
+// driver relies on (a job may not set it).
+func IsAttributeOwned(name string) bool { return attrDefs[name].owned != "" }
+
+// IsAttribute says whether pot knows attribute name.
+func IsAttribute(name string) bool {
+	_, ok := attrDefs[name]
+	return ok
+}
+
+// checkText refuses what pot's line-based config cannot hold: a line
+// break, NUL, invalid UTF-8 or a control character.
+func checkText(s string) error {
+	if err := CheckValue(s); err != nil {
+		return err
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("invalid UTF-8")
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("contains control character %U", r)
+		}
+	}
+	return nil
+}
 
 // riskyAttributes are the attributes that weaken the jail's isolation from
 // the host (FreeBSD jail(8) parameters, pot 0.16's names), each with the
@@ -189,9 +212,9 @@ func AttributeRisk(a Attribute) string {
 	return r.why
 }
 
-// checkAllowedAttribute checks an attributes_allow entry: an attribute a
+// CheckAllowedAttribute checks an attributes_allow entry: an attribute a
 // job may set (listing one that is not risky changes nothing).
-func checkAllowedAttribute(name string) error {
+func CheckAllowedAttribute(name string) error {
 	if def, ok := attrDefs[name]; ok && def.owned == "" {
 		return nil
 	}
