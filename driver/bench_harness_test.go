@@ -38,9 +38,9 @@ import (
 	"github.com/hashicorp/nomad/plugins/drivers/fsisolation"
 	dtestutil "github.com/hashicorp/nomad/plugins/drivers/testutils"
 
+	"github.com/bsdpot/nomad-pot-driver/freebsd"
 	"github.com/bsdpot/nomad-pot-driver/hclspec"
 	"github.com/bsdpot/nomad-pot-driver/internal/imagehash"
-	"github.com/bsdpot/nomad-pot-driver/freebsd"
 	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 

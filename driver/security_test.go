@@ -398,7 +398,9 @@ func TestHostileValues(t *testing.T) {
 		{"nl-image", func(_ *drivers.TaskConfig, tc *hclspec.TaskConfig) { tc.Image = env.imageURL + nl }, "image"},
 		{"nl-pot", func(_ *drivers.TaskConfig, tc *hclspec.TaskConfig) { tc.Pot = testImage + nl }, "pot"},
 		{"nl-port-map", func(_ *drivers.TaskConfig, tc *hclspec.TaskConfig) { tc.PortMap = map[string]string{"a" + nl: "80"} }, "port_map"},
-		{"nl-dns", func(_ *drivers.TaskConfig, tc *hclspec.TaskConfig) { tc.DNS = pot.CustomDNS("/etc/resolv.conf"+nl).String() }, "dns"},
+		{"nl-dns", func(_ *drivers.TaskConfig, tc *hclspec.TaskConfig) {
+			tc.DNS = pot.CustomDNS("/etc/resolv.conf" + nl).String()
+		}, "dns"},
 		{"nl-rctl", func(_ *drivers.TaskConfig, tc *hclspec.TaskConfig) { tc.Rctl = map[string]string{"maxproc": "1" + nl} }, "rctl"},
 		{"nl-group-dns", func(cfg *drivers.TaskConfig, _ *hclspec.TaskConfig) {
 			cfg.DNS = &drivers.DNSConfig{Searches: []string{"consul" + nl}}

@@ -70,4 +70,3 @@ func (c *Client) FSRoot(ctx context.Context) (string, error) {
 	c.fsRoot.root = root
 	return root, nil
 }
-
