@@ -44,20 +44,6 @@ func TestPotNameIsUniqueValidAndTraceable(t *testing.T) {
 	}
 }
 
-func TestPotSignalName(t *testing.T) {
-	for in, want := range map[string]string{"SIGTERM": "TERM", "sigint": "INT", "HUP": "HUP", "SIGUSR1": "USR1", "SIGIOT": "ABRT"} {
-		got, err := potSignalName(in)
-		if err != nil || got != want {
-			t.Errorf("%s: %q %v", in, got, err)
-		}
-	}
-	for _, bad := range []string{"", "SIG", "SIGFOO", "TERM;reboot", "-9"} {
-		if _, err := potSignalName(bad); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-}
-
 func TestVersionAtLeast(t *testing.T) {
 	for _, c := range []struct {
 		have string

@@ -415,8 +415,8 @@ func TestEnvTooLong(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{map[string]string{"BIG": strings.Repeat("x", 200<<10)}, "task environment: environment variable BIG: 204804 bytes as pot passes it on, more than the 131071 one argument may have"},
-		{map[string]string{"A": strings.Repeat("a", 100<<10), "B": strings.Repeat("b", 100<<10), "C": strings.Repeat("c", 100<<10)}, "task environment: the environment is"},
+		{map[string]string{"BIG": strings.Repeat("x", 200<<10)}, "invalid task config: environment variable BIG: 204804 bytes as pot passes it on, more than the 131071 one argument may have"},
+		{map[string]string{"A": strings.Repeat("a", 100<<10), "B": strings.Repeat("b", 100<<10), "C": strings.Repeat("c", 100<<10)}, "invalid task config: the environment is"},
 	} {
 		cfg, tc := env.task("bigenv", "true")
 		cfg.Env = c.env

@@ -26,7 +26,7 @@ const progressEvery = 5 * time.Second
 // image server is not http(s), the task has no folder, or the download
 // failed — pot then fetches the image itself and reports what is wrong.
 func (d *Driver) stageImage(ctx context.Context, cfg *drivers.TaskConfig, p *startPlan) string {
-	u, err := url.Parse(p.prepare.URL)
+	u, err := url.Parse(p.spec.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || cfg.AllocDir == "" {
 		return ""
 	}
@@ -41,10 +41,10 @@ func (d *Driver) stageImage(ctx context.Context, cfg *drivers.TaskConfig, p *sta
 	progress := func(done, total int64) {
 		if now := time.Now(); now.Sub(last) >= progressEvery {
 			last = now
-			d.emit(cfg, downloadProgress(p.prepare.Image, p.prepare.Tag, done, total))
+			d.emit(cfg, downloadProgress(p.spec.Image, p.spec.Tag, done, total))
 		}
 	}
-	if err := pot.StageImage(ctx, p.prepare.URL, p.prepare.Image, p.prepare.Tag, dir, progress); err != nil {
+	if err := pot.StageImage(ctx, p.spec.URL, p.spec.Image, p.spec.Tag, dir, progress); err != nil {
 		os.RemoveAll(dir)
 		d.logger.Warn("downloading the image failed; pot fetches it", "task_id", cfg.ID, "error", err)
 		return ""

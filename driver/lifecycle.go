@@ -77,7 +77,7 @@ func (d *Driver) StopTask(taskID string, timeout time.Duration, signal string) e
 	if signal == "" {
 		signal = defaultKillSignal
 	}
-	sig, err := potSignalName(signal)
+	sig, err := pot.SignalName(signal)
 	if err != nil {
 		return err
 	}
@@ -299,7 +299,7 @@ func (d *Driver) SignalTask(taskID string, signal string) error {
 	if !ok {
 		return errTaskNotFound(taskID)
 	}
-	sig, err := potSignalName(signal)
+	sig, err := pot.SignalName(signal)
 	if err != nil {
 		return err
 	}
@@ -309,28 +309,4 @@ func (d *Driver) SignalTask(taskID string, signal string) error {
 	ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
 	defer cancel()
 	return d.potClient().Signal(ctx, h.potName, pot.SignalOptions{Signal: sig})
-}
-
-// freebsdSignals are the signal names FreeBSD's kill/killall know, the
-// names pot signal takes.
-var freebsdSignals = map[string]bool{
-	"HUP": true, "INT": true, "QUIT": true, "ILL": true, "TRAP": true, "ABRT": true, "EMT": true,
-	"FPE": true, "KILL": true, "BUS": true, "SEGV": true, "SYS": true, "PIPE": true, "ALRM": true,
-	"TERM": true, "URG": true, "STOP": true, "TSTP": true, "CONT": true, "CHLD": true, "TTIN": true,
-	"TTOU": true, "IO": true, "XCPU": true, "XFSZ": true, "VTALRM": true, "PROF": true,
-	"WINCH": true, "INFO": true, "USR1": true, "USR2": true,
-}
-
-// potSignalName turns Nomad's signal name ("SIGTERM", "sigterm", "TERM")
-// into the name pot signal takes ("TERM"), refusing unknown ones.
-func potSignalName(s string) (string, error) {
-	n := strings.ToUpper(strings.TrimSpace(s))
-	n = strings.TrimPrefix(n, "SIG")
-	if n == "IOT" {
-		n = "ABRT"
-	}
-	if !freebsdSignals[n] {
-		return "", fmt.Errorf("unknown signal %q", s)
-	}
-	return n, nil
 }

@@ -487,7 +487,8 @@ func TestPotHanging(t *testing.T) {
 		limit time.Duration
 	}{
 		{"set-env", false, "no answer within 1s", 15 * time.Second},
-		{"mount-in", false, "no answer within 1s", 15 * time.Second},
+		// (mounts are written without a pot call: pot/ Create)
+		{"set-hosts", false, "no answer within 1s", 15 * time.Second},
 		{"prepare", false, "no answer within 6s", 20 * time.Second},
 		// prepare made the pot, then hung: the pot is removed.
 		{"prepare", true, "no answer within 6s", 20 * time.Second},
@@ -497,6 +498,7 @@ func TestPotHanging(t *testing.T) {
 		cfg, tc := env.task("hang-"+c.sub, "true")
 		cfg.Env = map[string]string{"GREETING": "hello"}
 		tc.Attributes = []string{"stop_timeout:3"}
+		tc.ExtraHosts = []string{"db.internal:10.1.2.3"}
 		begin := time.Now()
 		env.startFails(h, cfg, tc, "pot "+c.sub, c.want, pot.ErrTimeout.Error())
 		bounded("StartTask with pot "+c.sub+" hanging", time.Since(begin), c.limit)

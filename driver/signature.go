@@ -88,7 +88,7 @@ func (d *Driver) planSignature(s *hclspec.TaskSettings, p *startPlan, allowed fu
 	if err != nil {
 		return fmt.Errorf("invalid task config: %s %q: cannot read the public key: %w", from, key, err)
 	}
-	p.prepare.PubKey, p.keyID = key, id
+	p.spec.PubKey, p.keyID = key, id
 	return nil
 }
 
@@ -123,15 +123,15 @@ func (d *Driver) checkImageSignature(ctx context.Context, cfg *drivers.TaskConfi
 		return false, err
 	}
 	defer os.RemoveAll(dir)
-	skein, sig, err := pot.FetchSignature(ctx, p.prepare.URL, p.prepare.Image, p.prepare.Tag, dir)
+	skein, sig, err := pot.FetchSignature(ctx, p.spec.URL, p.spec.Image, p.spec.Tag, dir)
 	if err != nil {
 		return false, fmt.Errorf("checking the signature of image pot %s, imported before: %w", p.image, err)
 	}
-	if err := pot.VerifySignature(ctx, p.prepare.PubKey, skein, sig); err != nil {
+	if err := pot.VerifySignature(ctx, p.spec.PubKey, skein, sig); err != nil {
 		return false, fmt.Errorf("checking the signature of image pot %s, imported before: %w", p.image, err)
 	}
-	if h, err := pot.ImageHash(dir, p.prepare.Image, p.prepare.Tag); err != nil || h != rec.Hash {
-		return false, fmt.Errorf("image pot %s was imported from another image than the one %s signs now (its hash differs): destroy the image pot (pot destroy -p %s) to import the signed one", p.image, p.prepare.URL, p.image)
+	if h, err := pot.ImageHash(dir, p.spec.Image, p.spec.Tag); err != nil || h != rec.Hash {
+		return false, fmt.Errorf("image pot %s was imported from another image than the one %s signs now (its hash differs): destroy the image pot (pot destroy -p %s) to import the signed one", p.image, p.spec.URL, p.image)
 	}
 	rec.Keys = append(rec.Keys, p.keyID)
 	if err := store.SetRecord(ctx, p.image, rec.String()); err != nil {
@@ -145,13 +145,13 @@ func (d *Driver) checkImageSignature(ctx context.Context, cfg *drivers.TaskConfi
 // "" when neither: then the record has no hash).
 func (d *Driver) recordImport(ctx context.Context, p *startPlan, dir string) {
 	if dir == "" {
-		if u, err := url.Parse(p.prepare.URL); err == nil && u.Scheme == "file" {
+		if u, err := url.Parse(p.spec.URL); err == nil && u.Scheme == "file" {
 			dir = filepath.Clean(u.Path)
 		}
 	}
 	var rec imageRecord
 	if dir != "" {
-		if h, err := pot.ImageHash(dir, p.prepare.Image, p.prepare.Tag); err == nil {
+		if h, err := pot.ImageHash(dir, p.spec.Image, p.spec.Tag); err == nil {
 			rec.Hash = h
 		}
 	}

@@ -54,20 +54,16 @@ func (d *Driver) StartTask(cfg *drivers.TaskConfig) (*drivers.TaskHandle, *drive
 // startPlan is everything StartTask will ask of pot, decided up front so a
 // bad value fails before anything is made.
 type startPlan struct {
-	prepare    pot.PrepareOptions
+	// spec is the pot to create: the job's settings and Nomad's facts
+	// (task folders, ports, volumes, environment).
+	spec       pot.Spec
 	potName    string
-	image      string // the image cache pot, IMAGE_TAG
-	mounts     []pot.MountOptions
-	copies     []pot.CopyOptions
-	env        []pot.EnvVar
+	image      string   // the image cache pot, IMAGE_TAG
 	envSkipped []string // names pot cannot export, left out
 	// ignoredPorts are port_map labels that have no effect: network_mode
 	// inherit (host) shares the host's network.
 	ignoredPorts []string
-	hosts        []pot.Host
-	attributes   [][2]string
 	portMap      map[string]int // label -> port inside the jail
-	hasAddress   bool           // the jail has an address of its own
 	consul       *hclspec.ConsulSettings
 	// autoAdvertise is DriverNetwork.AutoAdvertise.
 	autoAdvertise bool
@@ -84,7 +80,7 @@ type startPlan struct {
 func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startPlan, error) {
 	name, alloc := potNameParts(cfg)
 	p := &startPlan{
-		prepare: pot.PrepareOptions{
+		spec: pot.Spec{PrepareOptions: pot.PrepareOptions{
 			URL:         s.ImageURL,
 			Image:       s.Image,
 			Tag:         s.Tag,
@@ -93,16 +89,15 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 			Argv:        s.Argv,
 			CommandLine: s.CommandLine,
 			Network:     string(s.NetworkMode),
-		},
+		}},
 		potName: pot.PotName(name, alloc),
 		image:   pot.ImageName(s.Image, s.Tag),
 		portMap: map[string]int{},
 	}
-	p.prepare.IP = s.Network.IP
-	p.prepare.Bridge = s.Network.Bridge
-	p.prepare.Stack = s.Network.Stack
-	p.prepare.DNS = s.Network.DNS
-	p.hasAddress = s.NetworkMode != hclspec.NetworkInherit
+	p.spec.IP = s.Network.IP
+	p.spec.Bridge = s.Network.Bridge
+	p.spec.Stack = s.Network.Stack
+	p.spec.DNS = s.Network.DNS
 	p.autoAdvertise = s.Network.AutoAdvertise
 	if dns := cfg.DNS; dns != nil && (len(dns.Servers) > 0 || len(dns.Searches) > 0 || len(dns.Options) > 0) {
 		// The group's network { dns {} } becomes the jail's resolv.conf.
@@ -143,10 +138,10 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 		return nil, fmt.Errorf("invalid task config: port_map needs network_mode public-bridge or private-bridge, not %s (pot exports ports from bridges only)", s.NetworkMode)
 	}
 	for label, port := range ports {
-		p.prepare.Ports = append(p.prepare.Ports, port)
+		p.spec.Ports = append(p.spec.Ports, port)
 		p.portMap[label] = int(port.PotPort)
 	}
-	sort.Slice(p.prepare.Ports, func(i, j int) bool { return p.prepare.Ports[i].PotPort < p.prepare.Ports[j].PotPort })
+	sort.Slice(p.spec.Ports, func(i, j int) bool { return p.spec.Ports[i].PotPort < p.spec.Ports[j].PotPort })
 
 	// The task's directories, at the paths Nomad's env names for an
 	// image-isolated task.
@@ -157,7 +152,7 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 			{taskDir.LocalDir, "/local"},
 			{taskDir.SecretsDir, "/secrets"},
 		} {
-			p.mounts = append(p.mounts, pot.MountOptions{HostDir: m.host, JailPath: m.jail})
+			p.spec.Mounts = append(p.spec.Mounts, pot.MountOptions{HostDir: m.host, JailPath: m.jail})
 		}
 	}
 	// Host paths the job names, and Nomad's host volumes, only under the
@@ -181,12 +176,12 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 		}
 		return resolved
 	}
-	if p.prepare.DNS.Mode == pot.DNSCustom {
-		p.prepare.DNS.File = allowed("dns", s.Network.DNS.String(), p.prepare.DNS.File)
+	if p.spec.DNS.Mode == pot.DNSCustom {
+		p.spec.DNS.File = allowed("dns", s.Network.DNS.String(), p.spec.DNS.File)
 	}
 	for _, m := range s.Mounts {
 		host := mountable(m.Key, m.HostPath+":"+m.JailPath, m.HostPath)
-		p.mounts = append(p.mounts, pot.MountOptions{HostDir: host, JailPath: m.JailPath, ReadOnly: m.ReadOnly})
+		p.spec.Mounts = append(p.spec.Mounts, pot.MountOptions{HostDir: host, JailPath: m.JailPath, ReadOnly: m.ReadOnly})
 	}
 	// Nomad's own mounts (host volumes): honoured when pot can, refused
 	// otherwise, since Nomad never learns our MountConfigs capability.
@@ -208,14 +203,14 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 		}
 		jailPath := filepath.Clean(m.TaskPath)
 		host := mountable("volume_mount "+jailPath, m.HostPath, m.HostPath)
-		p.mounts = append(p.mounts, pot.MountOptions{HostDir: host, JailPath: jailPath, ReadOnly: m.Readonly})
+		p.spec.Mounts = append(p.spec.Mounts, pot.MountOptions{HostDir: host, JailPath: jailPath, ReadOnly: m.Readonly})
 	}
 	if len(cfg.Devices) > 0 {
 		return nil, fmt.Errorf("devices are not supported by the pot driver")
 	}
 	for _, c := range s.Copies {
 		src := allowed(c.Key, c.Src+":"+c.Dest, c.Src)
-		p.copies = append(p.copies, pot.CopyOptions{Source: src, Destination: c.Dest, CreateParents: true})
+		p.spec.Copies = append(p.spec.Copies, pot.CopyOptions{Source: src, Destination: c.Dest, CreateParents: true})
 	}
 	if err := d.planSignature(s, p, allowed); err != nil {
 		return nil, err
@@ -224,11 +219,9 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 		return nil, fmt.Errorf("invalid task config: %w", errors.Join(pathErrs...))
 	}
 	for _, h := range s.ExtraHosts {
-		p.hosts = append(p.hosts, pot.Host{Name: h.Name, IP: h.IP.String()})
+		p.spec.Hosts = append(p.spec.Hosts, pot.Host{Name: h.Name, IP: h.IP.String()})
 	}
-	for _, a := range s.Attributes {
-		p.attributes = append(p.attributes, [2]string{a.Name, a.Value})
-	}
+	p.spec.Attributes = s.Attributes
 
 	// The task's environment, passed on literally. A name pot cannot
 	// export (Nomad allows meta keys such as "app.version", giving
@@ -245,10 +238,12 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 			p.envSkipped = append(p.envSkipped, k)
 			continue
 		}
-		p.env = append(p.env, pot.EnvVar{Name: k, Value: cfg.Env[k]})
+		p.spec.Env = append(p.spec.Env, pot.EnvVar{Name: k, Value: cfg.Env[k]})
 	}
-	if _, err := pot.EnvArgs(p.env); err != nil {
-		return nil, fmt.Errorf("task environment: %w", err)
+	if err := p.spec.Validate(); err != nil {
+		// What the job's keys allow but pot does not: a value of the
+		// task's environment pot cannot carry, a volume's mount point.
+		return nil, fmt.Errorf("invalid task config: %w", err)
 	}
 	lp, err := d.planLimits(cfg, s, p.potName)
 	if err != nil {
@@ -344,7 +339,7 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		if err := os.WriteFile(file, p.resolvConf, 0o644); err != nil {
 			return nil, nil, fmt.Errorf("writing the jail's resolv.conf: %w", err)
 		}
-		p.prepare.DNS = pot.CustomDNS(file)
+		p.spec.DNS = pot.CustomDNS(file)
 	}
 	if len(p.ignoredPorts) > 0 {
 		d.emit(cfg, "port_map has no effect with network_mode "+string(hclspec.NetworkInherit)+" (host): the jail shares the host's network, so the program listens on the host's ports itself; not exported: "+strings.Join(p.ignoredPorts, ", "))
@@ -378,15 +373,15 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 	}
 	stagedDir := ""
 	if imported {
-		d.emit(cfg, fmt.Sprintf("Importing image %s tag %s from %s", p.prepare.Image, p.prepare.Tag, p.prepare.URL))
+		d.emit(cfg, fmt.Sprintf("Importing image %s tag %s from %s", p.spec.Image, p.spec.Tag, p.spec.URL))
 		// pot's fetch says nothing until it is done: the driver
 		// downloads, reporting progress, and pot imports from there.
 		if stagedDir = d.stageImage(ctx, cfg, p); stagedDir != "" {
 			defer os.RemoveAll(stagedDir)
-			p.prepare.URL = (&url.URL{Scheme: "file", Path: stagedDir}).String()
+			p.spec.URL = (&url.URL{Scheme: "file", Path: stagedDir}).String()
 		}
 	}
-	_, err = client.Prepare(ctx, p.prepare)
+	created, err := client.Create(ctx, p.spec)
 	if errors.Is(err, pot.ErrExists) && !d.tasks.hasPot(p.potName) {
 		// Nomad starts a task again under the same ID when the plugin
 		// exited during its StartTask: the pot that start made (its name
@@ -396,24 +391,25 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		if err := d.destroyPot(p.potName); err != nil {
 			return nil, nil, fmt.Errorf("the pot an earlier start of this task left: %w", err)
 		}
-		_, err = client.Prepare(ctx, p.prepare)
+		created, err = client.Create(ctx, p.spec)
 	}
-	if err != nil {
-		// prepare may have got as far as creating the pot, and as far
-		// as importing the image (marked then, so it can be pruned).
-		if !errors.Is(err, pot.ErrExists) {
-			d.cleanupPot(p.potName)
-		}
+	var ce *pot.CreateError
+	if err != nil && (!errors.As(err, &ce) || !ce.Prepared()) {
+		// Not imported (or marked then, so it can be pruned).
 		if imported {
 			d.useImage(ctx, p.image, true)
 		}
 		return nil, nil, err
 	}
+	// The image is there: imported by this prepare, checked as asked.
 	if imported {
 		d.recordImport(ctx, p, stagedDir)
 	}
 	d.useImage(ctx, p.image, imported)
 	unlockImport()
+	if err != nil {
+		return nil, nil, err // Create removed its pot
+	}
 	othersPot := false // the pot turned out to be another task's
 	defer func() {
 		if err != nil && !othersPot {
@@ -421,39 +417,9 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		}
 	}()
 
-	for _, m := range p.mounts {
-		if err := client.MountIn(ctx, p.potName, m); err != nil {
-			return nil, nil, fmt.Errorf("mounting %s at %s: %w", m.HostDir, m.JailPath, err)
-		}
-	}
-	for _, c := range p.copies {
-		if err := client.CopyIn(ctx, p.potName, c); err != nil {
-			return nil, nil, fmt.Errorf("copying %s to %s: %w", c.Source, c.Destination, err)
-		}
-	}
-	if err := client.SetEnv(ctx, p.potName, p.env); err != nil {
-		return nil, nil, fmt.Errorf("setting the environment: %w", err)
-	}
-	if err := client.SetHosts(ctx, p.potName, p.hosts); err != nil {
-		return nil, nil, fmt.Errorf("setting extra_hosts: %w", err)
-	}
-	for _, a := range p.attributes {
-		if err := client.SetAttribute(ctx, p.potName, a[0], a[1]); err != nil {
-			return nil, nil, fmt.Errorf("setting attribute %s: %w", a[0], err)
-		}
-	}
-
 	var network *drivers.DriverNetwork
-	if p.hasAddress {
-		info, err := client.Info(ctx, p.potName)
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading the pot's address: %w", err)
-		}
-		ips := info.IPs()
-		if len(ips) == 0 {
-			return nil, nil, fmt.Errorf("pot %s has no address", p.potName)
-		}
-		network = &drivers.DriverNetwork{IP: ips[0], PortMap: p.portMap, AutoAdvertise: p.autoAdvertise}
+	if len(created.IPs) > 0 {
+		network = &drivers.DriverNetwork{IP: created.IPs[0], PortMap: p.portMap, AutoAdvertise: p.autoAdvertise}
 	}
 	var svc *consul.Service
 	if p.consul != nil {

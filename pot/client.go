@@ -467,6 +467,15 @@ type Host struct {
 	IP   string
 }
 
+// checkName refuses a name set-hosts cannot take: empty, or one pot would
+// split (at ':').
+func (h Host) checkName() error {
+	if h.Name == "" || strings.ContainsAny(h.Name, ": \t") || CheckValue(h.Name) != nil {
+		return fmt.Errorf("invalid host name %q", h.Name)
+	}
+	return nil
+}
+
 // SetHosts adds lines to the jail's /etc/hosts (`pot set-hosts -H host:IP`).
 func (c *Client) SetHosts(ctx context.Context, name string, hosts []Host) error {
 	if len(hosts) == 0 {
@@ -474,8 +483,8 @@ func (c *Client) SetHosts(ctx context.Context, name string, hosts []Host) error 
 	}
 	args := []string{"set-hosts", "-p", name}
 	for _, h := range hosts {
-		if h.Name == "" || strings.ContainsAny(h.Name, ": \t") {
-			return fmt.Errorf("invalid host name %q", h.Name)
+		if err := h.checkName(); err != nil {
+			return err
 		}
 		args = append(args, "-H", h.Name+":"+h.IP)
 	}
@@ -601,4 +610,28 @@ func (c *Client) signalMain(ctx context.Context, name string, force bool, args [
 			return err
 		}
 	}
+}
+
+// signalNames are the signal names FreeBSD's kill/killall know, the names
+// pot signal takes.
+var signalNames = map[string]bool{
+	"HUP": true, "INT": true, "QUIT": true, "ILL": true, "TRAP": true, "ABRT": true, "EMT": true,
+	"FPE": true, "KILL": true, "BUS": true, "SEGV": true, "SYS": true, "PIPE": true, "ALRM": true,
+	"TERM": true, "URG": true, "STOP": true, "TSTP": true, "CONT": true, "CHLD": true, "TTIN": true,
+	"TTOU": true, "IO": true, "XCPU": true, "XFSZ": true, "VTALRM": true, "PROF": true,
+	"WINCH": true, "INFO": true, "USR1": true, "USR2": true,
+}
+
+// SignalName turns a signal name as Nomad gives it ("SIGTERM", "sigterm",
+// "TERM") into the name pot signal takes ("TERM"), refusing unknown ones.
+func SignalName(s string) (string, error) {
+	n := strings.ToUpper(strings.TrimSpace(s))
+	n = strings.TrimPrefix(n, "SIG")
+	if n == "IOT" {
+		n = "ABRT"
+	}
+	if !signalNames[n] {
+		return "", fmt.Errorf("unknown signal %q", s)
+	}
+	return n, nil
 }

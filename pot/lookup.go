@@ -196,9 +196,39 @@ const maxSymlinks = 32
 
 // resolve is the host path of jail path p with every symbolic link on the
 // way followed inside the jail (an absolute link target is a jail path).
+// On an error the host path is where the walk stopped.
 func (j *jailFS) resolve(p string) (string, error) {
+	done, host, err := j.walk(p, false)
+	if err != nil {
+		return host, err
+	}
+	return j.hostPath(done)
+}
+
+// mkdirAll makes jail path p a folder, with every folder on the way, as
+// `mkdir -p` run in the jail would (symbolic links followed inside the
+// jail), and returns p with its links resolved (`realpath` in the jail).
+func (j *jailFS) mkdirAll(p string) (string, error) {
+	done, _, err := j.walk(p, true)
+	if err != nil {
+		return "", err
+	}
+	host, err := j.hostPath(done)
+	if err != nil {
+		return "", err
+	}
+	if st, err := os.Stat(host); err != nil || !st.IsDir() {
+		return "", fmt.Errorf("%s: Not a directory", p)
+	}
+	return done, nil
+}
+
+// walk follows jail path p one name at a time, symbolic links resolved in
+// the jail, and returns the resolved jail path; with create, a missing
+// folder on the way is made (0755, as root's mkdir).
+func (j *jailFS) walk(p string, create bool) (done, host string, err error) {
 	links := 0
-	done := "/"
+	done = "/"
 	rest := strings.Split(strings.TrimPrefix(path.Clean(p), "/"), "/")
 	for len(rest) > 0 {
 		elem := rest[0]
@@ -211,13 +241,19 @@ func (j *jailFS) resolve(p string) (string, error) {
 			continue
 		}
 		next := path.Join(done, elem)
-		host, err := j.hostPath(next)
+		host, err = j.hostPath(next)
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
 		st, err := os.Lstat(host)
+		if create && errors.Is(err, fs.ErrNotExist) {
+			if err = os.Mkdir(host, 0o755); err == nil {
+				done = next
+				continue
+			}
+		}
 		if err != nil {
-			return host, err
+			return "", host, err
 		}
 		if st.Mode()&fs.ModeSymlink == 0 {
 			done = next
@@ -225,18 +261,18 @@ func (j *jailFS) resolve(p string) (string, error) {
 		}
 		links++
 		if links > maxSymlinks {
-			return host, fmt.Errorf("%s: too many levels of symbolic links", p)
+			return "", host, fmt.Errorf("%s: too many levels of symbolic links", p)
 		}
 		target, err := os.Readlink(host)
 		if err != nil {
-			return host, err
+			return "", host, err
 		}
 		if path.IsAbs(target) {
 			done = "/"
 		}
 		rest = append(strings.Split(target, "/"), rest...)
 	}
-	return j.hostPath(done)
+	return done, host, nil
 }
 
 // LookupProgram is the package's LookupProgram for pot name, under pot's
