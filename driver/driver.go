@@ -70,7 +70,8 @@ type Driver struct {
 
 	tasks *taskStore
 
-	// host is the kernel read for limits, stats and the fingerprint.
+	// host is the kernel read for limits, stats and the fingerprint:
+	// detected on first use (hostProbe), or a test's.
 	host freebsd.Host
 
 	// registrar registers pots in Consul when the plugin config has a
@@ -107,7 +108,6 @@ func New(logger hclog.Logger) *Driver {
 		config:  cfg,
 		pot:     pot.New(cfg.PotBin, logger.Named("pot")),
 		tasks:   newTaskStore(),
-		host:    freebsd.System(),
 
 		configured: make(chan struct{}, 1),
 	}

@@ -185,7 +185,7 @@ func (d *Driver) sweepOrphans(ctx context.Context, now time.Time) {
 // (rctl -r jail:NAME), where there is an rctl to ask.
 func (d *Driver) removeOrphanLimits(ctx context.Context, name string) {
 	tools := d.limitTools()
-	if !freebsd.Executable(tools.RctlBin) {
+	if !freebsd.Executable(tools.RctlPath()) {
 		return
 	}
 	if err := tools.RemoveJailRules(ctx, name); err != nil {

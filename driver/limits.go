@@ -24,10 +24,27 @@ import (
 // on a failed start). The decisions are pure (wantedLimits, decideRctl);
 // package freebsd builds the rules and runs the tools.
 
-// hostProbe is the kernel the driver reads (freebsd.System, or a test's).
+// hostProbe is the kernel the driver reads: the machine's, found by what
+// it has on first use (freebsd.Detect), or a test's.
 func (d *Driver) hostProbe() freebsd.Host {
 	d.mu.RLock()
-	defer d.mu.RUnlock()
+	h := d.host
+	d.mu.RUnlock()
+	if h != nil {
+		return h
+	}
+	ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
+	defer cancel()
+	detected, err := freebsd.Detect(ctx, d.limitTools())
+	if err != nil {
+		d.logger.Warn("cannot tell whether this is FreeBSD; asking again later", "error", err)
+		return detected
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.host == nil {
+		d.host = detected
+	}
 	return d.host
 }
 
@@ -158,7 +175,8 @@ func (d *Driver) planLimits(cfg *drivers.TaskConfig, s *hclspec.TaskSettings, ja
 	}
 	host := d.hostProbe()
 	state, stateErr := host.Racct()
-	standIn := freebsd.Executable(pc.RctlBin)
+	tools := d.limitTools()
+	standIn := freebsd.Executable(tools.RctlPath())
 	clock := func() (int64, error) { return mhzPerCore(host, cfg) }
 	if apply, _, _ := decideRctl(true, state, stateErr, standIn, true); !apply {
 		// No rule will be added: the pcpu amount does not matter, and a
@@ -186,10 +204,10 @@ func (d *Driver) planLimits(cfg *drivers.TaskConfig, s *hclspec.TaskSettings, ja
 	} else if len(rules) > 0 {
 		d.logger.Debug("rctl rules not applied", "pot", jail, "racct", state, "rules", len(rules))
 	}
-	if len(cpus) > 0 && !freebsd.Executable(pc.CpusetBin) {
+	if len(cpus) > 0 && !freebsd.Executable(tools.CpusetPath()) {
 		// A machine without cpuset(1) (Linux under potsim) cannot pin;
 		// the task is told, not failed.
-		lp.warnings = append(lp.warnings, fmt.Sprintf("Reserved cores %v not pinned: no cpuset at %s", cpus, pc.CpusetBin))
+		lp.warnings = append(lp.warnings, fmt.Sprintf("Reserved cores %v not pinned: no cpuset at %s", cpus, tools.CpusetPath()))
 		lp.cpus = nil
 	}
 	return lp, nil

@@ -314,8 +314,8 @@ func TestFiftyAtOnce(t *testing.T) {
 }
 
 // TestPluginKilledAfterPrepare: the plugin is killed (SIGKILL) right after
-// `pot prepare` made the task's pot, in its first `pot mount-in` (held
-// there by the cluster's pot wrapper). Nomad starts the plugin again and
+// `pot prepare` made the task's pot, in its first `pot set-env` (held
+// there by the cluster's pot wrapper; the next pot call after prepare). Nomad starts the plugin again and
 // calls StartTask again with the same task ID: it must succeed — the pot
 // the first start left is removed first — though the job allows no
 // restart and no reschedule (before, the retry failed "A pot with name ...
@@ -323,12 +323,12 @@ func TestFiftyAtOnce(t *testing.T) {
 func TestPluginKilledAfterPrepare(t *testing.T) {
 	c, _ := startCluster(t, func(o *cluster.Options) {
 		o.HaproxyConfig = ""
-		o.HoldPot = "mount-in"
+		o.HoldPot = "set-env"
 	})
 	const job = "retried"
 	t.Cleanup(func() { stopJob(t, c, job) })
 	nomad(t, c, "job", "run", "-detach", tickJob(t, c, job, 1))
-	eventually(t, slowerOnRealPot(2*time.Minute, 3), "the plugin's first pot mount-in to be held", func() (bool, string) {
+	eventually(t, slowerOnRealPot(2*time.Minute, 3), "the plugin's first pot set-env to be held", func() (bool, string) {
 		_, err := os.Stat(c.HeldFile)
 		return err == nil, ""
 	})

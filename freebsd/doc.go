@@ -14,9 +14,12 @@
 //   - Tools: rctl and cpuset run as argv with a deadline (exec.CommandContext,
 //     never a shell), at paths the caller gives, so tests and the simulator
 //     point them at a recording stand-in (internal/recorder).
-//   - Host: the kernel state read by syscalls on FreeBSD (sysctl,
-//     rctl_get_racct(2), kern.msgbuf) with stubs elsewhere that say
-//     ErrUnsupported. System returns the one for this OS.
+//   - Host: the kernel state, read through FreeBSD's tools (sysctl(8),
+//     pfctl(8), zfs(8) and zpool(8) by go-zfs) wherever sysctl says the
+//     kernel is FreeBSD: on FreeBSD and on the FreeBSD emulation of the
+//     tests alike (Detect). Only rctl_get_racct(2) is a syscall, on FreeBSD
+//     builds. A machine without a FreeBSD kernel gets a Host that says
+//     ErrUnsupported.
 //
 // # Why the rules are what they are
 //

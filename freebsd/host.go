@@ -36,10 +36,10 @@ func (s RacctState) String() string {
 // RacctHowToEnable is what an operator does to enable racct.
 const RacctHowToEnable = "enable it: add kern.racct.enable=1 to /boot/loader.conf and reboot"
 
-// Host is the kernel state the driver reads. On FreeBSD every method is a
-// syscall (or, for PF and ZFS, a bounded exec of pfctl, zfs and zpool);
-// System returns it. Elsewhere methods answer ErrUnsupported (and Racct
-// RacctUnsupported). Tests substitute their own.
+// Host is the kernel state the driver reads. Detect returns the machine's:
+// FreeBSD's tools where the kernel is FreeBSD (JailUsage a syscall), else
+// methods that answer ErrUnsupported (and Racct RacctUnsupported). Tests
+// substitute their own.
 type Host interface {
 	// Racct says whether kern.racct.enable is set.
 	Racct() (RacctState, error)

@@ -133,18 +133,29 @@ func TestReadZFSParsesToolOutput(t *testing.T) {
 	}
 }
 
-func TestSystemOffFreeBSD(t *testing.T) {
-	if runtime.GOOS == "freebsd" {
-		t.Skip("FreeBSD answers for real")
+// TestDetectOffFreeBSD: a machine whose sysctl knows no kern.ostype
+// FreeBSD (Linux's, or none) gets the Host that says ErrUnsupported.
+func TestDetectOffFreeBSD(t *testing.T) {
+	dir := t.TempDir()
+	// Linux's procps sysctl has no kern.ostype.
+	linux := "#!/bin/sh\necho \"sysctl: cannot stat /proc/sys/kern/ostype: No such file or directory\" >&2\nexit 255\n"
+	if err := os.WriteFile(filepath.Join(dir, "sysctl"), []byte(linux), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	h := System()
-	if st, err := h.Racct(); st != RacctUnsupported || !errors.Is(err, ErrUnsupported) {
-		t.Errorf("Racct: %v %v", st, err)
-	}
-	if _, err := h.JailUsage("x"); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("JailUsage: %v", err)
-	}
-	if _, err := h.ZFS(context.Background(), "zroot/pot"); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("ZFS: %v", err)
+	for _, path := range []string{dir, t.TempDir()} {
+		t.Setenv("PATH", path)
+		h, err := Detect(context.Background(), Tools{})
+		if err != nil {
+			t.Fatalf("PATH=%s: Detect: %v", path, err)
+		}
+		if st, err := h.Racct(); st != RacctUnsupported || !errors.Is(err, ErrUnsupported) {
+			t.Errorf("Racct: %v %v", st, err)
+		}
+		if _, err := h.JailUsage("x"); !errors.Is(err, ErrUnsupported) {
+			t.Errorf("JailUsage: %v", err)
+		}
+		if _, err := h.ZFS(context.Background(), "zroot/pot"); !errors.Is(err, ErrUnsupported) {
+			t.Errorf("ZFS: %v", err)
+		}
 	}
 }

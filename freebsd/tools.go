@@ -16,8 +16,6 @@ import (
 const (
 	DefaultRctlBin   = "/usr/bin/rctl"
 	DefaultCpusetBin = "/usr/bin/cpuset"
-	// PfctlBin is pf's control tool; only the FreeBSD Host runs it.
-	PfctlBin = "/sbin/pfctl"
 )
 
 // DefaultToolTimeout bounds each rctl and cpuset call.
@@ -26,8 +24,8 @@ const DefaultToolTimeout = 30 * time.Second
 // Tools runs rctl and cpuset: argv only, never a shell, a deadline on every
 // call.
 type Tools struct {
-	RctlBin   string        // DefaultRctlBin when empty
-	CpusetBin string        // DefaultCpusetBin when empty
+	RctlBin   string        // RctlPath when empty
+	CpusetBin string        // CpusetPath when empty
 	Timeout   time.Duration // DefaultToolTimeout when zero
 }
 
@@ -76,16 +74,20 @@ func (t Tools) run(ctx context.Context, bin string, args ...string) ([]byte, err
 	return stdout.Bytes(), nil
 }
 
-func (t Tools) rctl() string {
+// RctlPath is the rctl that runs: RctlBin, else rctl on PATH, else
+// DefaultRctlBin.
+func (t Tools) RctlPath() string {
 	if t.RctlBin == "" {
-		return DefaultRctlBin
+		return FindTool("rctl", DefaultRctlBin)
 	}
 	return t.RctlBin
 }
 
-func (t Tools) cpuset() string {
+// CpusetPath is the cpuset that runs: CpusetBin, else cpuset on PATH,
+// else DefaultCpusetBin.
+func (t Tools) CpusetPath() string {
 	if t.CpusetBin == "" {
-		return DefaultCpusetBin
+		return FindTool("cpuset", DefaultCpusetBin)
 	}
 	return t.CpusetBin
 }
@@ -110,7 +112,7 @@ func (t Tools) AddRules(ctx context.Context, rules []Rule) error {
 	if len(rules) == 0 {
 		return nil
 	}
-	_, err := t.run(ctx, t.rctl(), AddRulesArgs(rules)...)
+	_, err := t.run(ctx, t.RctlPath(), AddRulesArgs(rules)...)
 	return err
 }
 
@@ -121,7 +123,7 @@ func (t Tools) RemoveJailRules(ctx context.Context, jail string) error {
 	if jail == "" {
 		return errors.New("no jail name")
 	}
-	_, err := t.run(ctx, t.rctl(), RemoveRulesArgs(jail)...)
+	_, err := t.run(ctx, t.RctlPath(), RemoveRulesArgs(jail)...)
 	var te *ToolError
 	if errors.As(err, &te) && te.ExitCode > 0 && strings.Contains(te.Stderr, "No such process") {
 		return nil
@@ -138,7 +140,7 @@ func (t Tools) SetJailCPUs(ctx context.Context, jid int, cpus []int) error {
 	if len(cpus) == 0 {
 		return errors.New("no cpus")
 	}
-	_, err := t.run(ctx, t.cpuset(), CpusetArgs(cpus, jid)...)
+	_, err := t.run(ctx, t.CpusetPath(), CpusetArgs(cpus, jid)...)
 	return err
 }
 

@@ -1,6 +1,8 @@
 package hclspec
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -79,9 +81,34 @@ func TestPluginConfigLimits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pc.RctlBin != "/usr/bin/rctl" || pc.CpusetBin != "/usr/bin/cpuset" || pc.LimitsBestEffort ||
+	if err := pc.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if pc.RctlBin != freebsd.FindTool("rctl", "/usr/bin/rctl") || pc.CpusetBin != freebsd.FindTool("cpuset", "/usr/bin/cpuset") || pc.LimitsBestEffort ||
 		!reflect.DeepEqual(pc.RctlAllow, freebsd.DefaultExtraAllow) {
 		t.Fatalf("defaults %#v", pc)
+	}
+	// Unset, rctl and cpuset are the machine's: those on PATH (the
+	// emulation's in tests), else FreeBSD's paths.
+	dir := t.TempDir()
+	for _, tool := range []string{"rctl", "cpuset"} {
+		if err := os.WriteFile(filepath.Join(dir, tool), []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", dir)
+	if pc, err = decodePluginConfig(t, map[string]interface{}{}); err != nil || pc.Validate() != nil {
+		t.Fatal(err)
+	}
+	if pc.RctlBin != filepath.Join(dir, "rctl") || pc.CpusetBin != filepath.Join(dir, "cpuset") {
+		t.Fatalf("with rctl and cpuset on PATH: %q %q", pc.RctlBin, pc.CpusetBin)
+	}
+	t.Setenv("PATH", t.TempDir())
+	if pc, err = decodePluginConfig(t, map[string]interface{}{}); err != nil || pc.Validate() != nil {
+		t.Fatal(err)
+	}
+	if pc.RctlBin != "/usr/bin/rctl" || pc.CpusetBin != "/usr/bin/cpuset" {
+		t.Fatalf("without them on PATH: %q %q", pc.RctlBin, pc.CpusetBin)
 	}
 	pc, err = decodePluginConfig(t, map[string]interface{}{
 		"rctl_bin": "/opt/rec/rctl", "cpuset_bin": "/opt/rec/cpuset",

@@ -22,8 +22,8 @@ const DefaultPotBin = "/usr/local/bin/pot"
 //	plugin "pot" {
 //	  config {
 //	    pot_bin    = "/usr/local/bin/pot"
-//	    rctl_bin   = "/usr/bin/rctl"
-//	    cpuset_bin = "/usr/bin/cpuset"
+//	    rctl_bin   = ""   # rctl on PATH, else /usr/bin/rctl
+//	    cpuset_bin = ""   # cpuset on PATH, else /usr/bin/cpuset
 //	    limits_best_effort = false
 //	    rctl_allow = ["coredumpsize", "maxproc", "memorylocked", "nthr",
 //	                  "openfiles", "pseudoterminals", "swapuse", "vmemoryuse"]
@@ -47,11 +47,11 @@ var PluginConfigSpec = nhcl.NewObject(map[string]*nhcl.Spec{
 	"consul": pluginConsulSpec,
 	"rctl_bin": nhcl.NewDefault(
 		nhcl.NewAttr("rctl_bin", "string", false),
-		nhcl.NewLiteral(`"`+freebsd.DefaultRctlBin+`"`),
+		nhcl.NewLiteral(`""`),
 	),
 	"cpuset_bin": nhcl.NewDefault(
 		nhcl.NewAttr("cpuset_bin", "string", false),
-		nhcl.NewLiteral(`"`+freebsd.DefaultCpusetBin+`"`),
+		nhcl.NewLiteral(`""`),
 	),
 	"limits_best_effort": nhcl.NewDefault(
 		nhcl.NewAttr("limits_best_effort", "bool", false),
@@ -119,7 +119,8 @@ type PluginConfig struct {
 	// registered.
 	Consul *ConsulPluginConfig `codec:"consul"`
 	// RctlBin and CpusetBin are the absolute paths of rctl and cpuset
-	// (FreeBSD's base system; a recording stand-in in tests).
+	// (FreeBSD's base system; a recording stand-in in tests). Empty: the
+	// one on PATH, else FreeBSD's path (Validate sets it).
 	RctlBin   string `codec:"rctl_bin"`
 	CpusetBin string `codec:"cpuset_bin"`
 	// LimitsBestEffort runs a task whose limits cannot be applied (racct
@@ -163,8 +164,6 @@ type PluginConfig struct {
 func DefaultPluginConfig() *PluginConfig {
 	return &PluginConfig{
 		PotBin:    DefaultPotBin,
-		RctlBin:   freebsd.DefaultRctlBin,
-		CpusetBin: freebsd.DefaultCpusetBin,
 		RctlAllow: append([]string(nil), freebsd.DefaultExtraAllow...),
 
 		HostPathAllow:     []string{},
@@ -187,11 +186,13 @@ func (c *PluginConfig) Validate() error {
 	if c.PotBin == "" {
 		c.PotBin = DefaultPotBin
 	}
+	// rctl and cpuset where the machine has them (PATH), else where
+	// FreeBSD keeps them.
 	if c.RctlBin == "" {
-		c.RctlBin = freebsd.DefaultRctlBin
+		c.RctlBin = freebsd.FindTool("rctl", freebsd.DefaultRctlBin)
 	}
 	if c.CpusetBin == "" {
-		c.CpusetBin = freebsd.DefaultCpusetBin
+		c.CpusetBin = freebsd.FindTool("cpuset", freebsd.DefaultCpusetBin)
 	}
 	if c.RctlAllow == nil {
 		c.RctlAllow = append([]string(nil), freebsd.DefaultExtraAllow...)

@@ -87,7 +87,7 @@ type Options struct {
 	// StopNomad and StartNomad restart it with its allocations (a dev
 	// agent keeps nothing and destroys its allocations when it stops).
 	NomadPersistent bool
-	// HoldPot names a pot subcommand (e.g. "mount-in") whose first call
+	// HoldPot names a pot subcommand (e.g. "set-env") whose first call
 	// by the plugin is held: the plugin calls a wrapper of pot that, that
 	// once, creates Cluster.HeldFile and waits without running pot until
 	// the plugin that called it is gone (a fault test kills it there).
