@@ -80,50 +80,67 @@ type startPlan struct {
 func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startPlan, error) {
 	name, alloc := potNameParts(cfg)
 	p := &startPlan{
-		spec: pot.Spec{PrepareOptions: pot.PrepareOptions{
-			URL:         s.ImageURL,
-			Image:       s.Image,
-			Tag:         s.Tag,
-			Alloc:       alloc,
-			Name:        name,
-			Argv:        s.Argv,
-			CommandLine: s.CommandLine,
-			Network:     string(s.NetworkMode),
-		}},
-		potName: pot.PotName(name, alloc),
-		image:   pot.ImageName(s.Image, s.Tag),
-		portMap: map[string]int{},
+		spec:          s.PotSpec(),
+		potName:       pot.PotName(name, alloc),
+		image:         pot.ImageName(s.Image, s.Tag),
+		portMap:       map[string]int{},
+		autoAdvertise: s.Network.AutoAdvertise,
 	}
-	p.spec.IP = s.Network.IP
-	p.spec.Bridge = s.Network.Bridge
-	p.spec.Stack = s.Network.Stack
-	p.spec.DNS = s.Network.DNS
-	p.autoAdvertise = s.Network.AutoAdvertise
-	if dns := cfg.DNS; dns != nil && (len(dns.Servers) > 0 || len(dns.Searches) > 0 || len(dns.Options) > 0) {
-		// The group's network { dns {} } becomes the jail's resolv.conf.
-		if s.Network.DNS.Mode != "" {
-			return nil, fmt.Errorf("invalid task config: dns %q and the group network's dns block both set the jail's resolver", s.Network.DNS)
-		}
-		for _, v := range append(append(append([]string(nil), dns.Servers...), dns.Searches...), dns.Options...) {
-			if err := pot.CheckValue(v); err != nil || strings.ContainsAny(v, " \t") {
-				return nil, fmt.Errorf("invalid group network dns value %q", v)
-			}
-		}
-		p.resolvConf = resolvConf(dns)
+	p.spec.Name, p.spec.Alloc = name, alloc
+	if err := p.planResolver(cfg, s); err != nil {
+		return nil, err
 	}
-
 	if s.Consul != nil {
 		if d.consulRegistrar() == nil {
 			return nil, fmt.Errorf("invalid task config: the consul block needs a consul block in the pot plugin's config on this client")
 		}
 		p.consul = s.Consul
 	}
-
-	// Ports: the job's port_map (label -> port in the jail) and the group
-	// network's `to`, exported from the host port Nomad allocated.
-	ports, err := exportedPorts(cfg, s)
+	if err := p.planPorts(cfg, s); err != nil {
+		return nil, err
+	}
+	if err := d.planHostPaths(cfg, s, p); err != nil {
+		return nil, err
+	}
+	p.planEnv(cfg)
+	if err := p.spec.Validate(); err != nil {
+		// What the job's keys allow but pot does not: a value of the
+		// task's environment pot cannot carry, a volume's mount point.
+		return nil, fmt.Errorf("invalid task config: %w", err)
+	}
+	lp, err := d.planLimits(cfg, s, p.potName)
 	if err != nil {
 		return nil, err
+	}
+	p.limits = lp
+	return p, nil
+}
+
+// planResolver makes the group's network { dns {} } the jail's
+// resolv.conf (written at start).
+func (p *startPlan) planResolver(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) error {
+	dns := cfg.DNS
+	if dns == nil || (len(dns.Servers) == 0 && len(dns.Searches) == 0 && len(dns.Options) == 0) {
+		return nil
+	}
+	if s.Network.DNS.Mode != "" {
+		return fmt.Errorf("invalid task config: dns %q and the group network's dns block both set the jail's resolver", s.Network.DNS)
+	}
+	for _, v := range append(append(append([]string(nil), dns.Servers...), dns.Searches...), dns.Options...) {
+		if err := pot.CheckValue(v); err != nil || strings.ContainsAny(v, " \t") {
+			return fmt.Errorf("invalid group network dns value %q", v)
+		}
+	}
+	p.resolvConf = resolvConf(dns)
+	return nil
+}
+
+// planPorts exports the job's port_map (label -> port in the jail) and the
+// group network's `to` from the host port Nomad allocated.
+func (p *startPlan) planPorts(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) error {
+	ports, err := exportedPorts(cfg, s)
+	if err != nil {
+		return err
 	}
 	switch {
 	case len(ports) == 0, s.NetworkMode == hclspec.NetworkPublicBridge, s.NetworkMode == hclspec.NetworkPrivateBridge:
@@ -135,16 +152,22 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 		p.ignoredPorts = slices.Sorted(maps.Keys(ports))
 		ports = nil
 	default:
-		return nil, fmt.Errorf("invalid task config: port_map needs network_mode public-bridge or private-bridge, not %s (pot exports ports from bridges only)", s.NetworkMode)
+		return fmt.Errorf("invalid task config: port_map needs network_mode public-bridge or private-bridge, not %s (pot exports ports from bridges only)", s.NetworkMode)
 	}
 	for label, port := range ports {
 		p.spec.Ports = append(p.spec.Ports, port)
 		p.portMap[label] = int(port.PotPort)
 	}
 	sort.Slice(p.spec.Ports, func(i, j int) bool { return p.spec.Ports[i].PotPort < p.spec.Ports[j].PotPort })
+	return nil
+}
 
-	// The task's directories, at the paths Nomad's env names for an
-	// image-isolated task.
+// planHostPaths mounts the task's folders at the paths Nomad's env names
+// for an image-isolated task, and lets host paths the job names (mounts,
+// copies, a dns file, a signature key) and Nomad's host volumes in only
+// under the plugin's host_path_allow, symbolic links resolved: pot is
+// handed the resolved path.
+func (d *Driver) planHostPaths(cfg *drivers.TaskConfig, s *hclspec.TaskSettings, p *startPlan) error {
 	if cfg.AllocDir != "" {
 		taskDir := cfg.TaskDir()
 		for _, m := range []struct{ host, jail string }{
@@ -155,9 +178,6 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 			p.spec.Mounts = append(p.spec.Mounts, pot.MountOptions{HostDir: m.host, JailPath: m.jail})
 		}
 	}
-	// Host paths the job names, and Nomad's host volumes, only under the
-	// plugin's host_path_allow, symbolic links resolved; pot is handed the
-	// resolved path. (The task's own directories above are Nomad's.)
 	pc := d.pluginConfig()
 	var pathErrs []error
 	allowed := func(key, value, hostPath string) string {
@@ -183,74 +203,64 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 		host := mountable(m.Key, m.HostPath+":"+m.JailPath, m.HostPath)
 		p.spec.Mounts = append(p.spec.Mounts, pot.MountOptions{HostDir: host, JailPath: m.JailPath, ReadOnly: m.ReadOnly})
 	}
-	// Nomad's own mounts (host volumes): honoured when pot can, refused
-	// otherwise, since Nomad never learns our MountConfigs capability.
-	for i, m := range cfg.Mounts {
-		if m == nil {
-			continue
-		}
-		if m.PropagationMode != "" && m.PropagationMode != structs.VolumeMountPropagationPrivate {
-			return nil, fmt.Errorf("volume_mount %d (%s): propagation_mode %q is not supported by pot's nullfs mounts", i, m.TaskPath, m.PropagationMode)
-		}
-		if m.SELinuxLabel != "" {
-			return nil, fmt.Errorf("volume_mount %d (%s): selinux_label is not supported on FreeBSD", i, m.TaskPath)
-		}
-		if !filepath.IsAbs(m.HostPath) || !strings.HasPrefix(m.TaskPath, "/") {
-			return nil, fmt.Errorf("volume_mount %d: host path %q and task path %q must be absolute", i, m.HostPath, m.TaskPath)
-		}
-		if err := pot.CheckValue(m.TaskPath); err != nil || strings.ContainsAny(m.TaskPath, " \t") {
-			return nil, fmt.Errorf("volume_mount %d: task path %q: pot cannot take it (no whitespace or line break)", i, m.TaskPath)
-		}
-		jailPath := filepath.Clean(m.TaskPath)
-		host := mountable("volume_mount "+jailPath, m.HostPath, m.HostPath)
-		p.spec.Mounts = append(p.spec.Mounts, pot.MountOptions{HostDir: host, JailPath: jailPath, ReadOnly: m.Readonly})
-	}
-	if len(cfg.Devices) > 0 {
-		return nil, fmt.Errorf("devices are not supported by the pot driver")
+	if err := p.planVolumes(cfg, mountable); err != nil {
+		return err
 	}
 	for _, c := range s.Copies {
 		src := allowed(c.Key, c.Src+":"+c.Dest, c.Src)
 		p.spec.Copies = append(p.spec.Copies, pot.CopyOptions{Source: src, Destination: c.Dest, CreateParents: true})
 	}
 	if err := d.planSignature(s, p, allowed); err != nil {
-		return nil, err
+		return err
 	}
 	if len(pathErrs) > 0 {
-		return nil, fmt.Errorf("invalid task config: %w", errors.Join(pathErrs...))
+		return fmt.Errorf("invalid task config: %w", errors.Join(pathErrs...))
 	}
-	for _, h := range s.ExtraHosts {
-		p.spec.Hosts = append(p.spec.Hosts, pot.Host{Name: h.Name, IP: h.IP.String()})
-	}
-	p.spec.Attributes = s.Attributes
+	return nil
+}
 
-	// The task's environment, passed on literally. A name pot cannot
-	// export (Nomad allows meta keys such as "app.version", giving
-	// NOMAD_META_app.version) is left out, and one task event names them
-	// all; a value pot cannot carry, or too long to pass, fails the start
-	// naming the variable.
-	keys := make([]string, 0, len(cfg.Env))
-	for k := range cfg.Env {
-		keys = append(keys, k)
+// planVolumes mounts Nomad's own mounts (host volumes) where pot can, and
+// refuses the rest: Nomad never learns a MountConfigs capability.
+func (p *startPlan) planVolumes(cfg *drivers.TaskConfig, mountable func(key, value, hostPath string) string) error {
+	for i, m := range cfg.Mounts {
+		if m == nil {
+			continue
+		}
+		if m.PropagationMode != "" && m.PropagationMode != structs.VolumeMountPropagationPrivate {
+			return fmt.Errorf("volume_mount %d (%s): propagation_mode %q is not supported by pot's nullfs mounts", i, m.TaskPath, m.PropagationMode)
+		}
+		if m.SELinuxLabel != "" {
+			return fmt.Errorf("volume_mount %d (%s): selinux_label is not supported on FreeBSD", i, m.TaskPath)
+		}
+		if !filepath.IsAbs(m.HostPath) || !strings.HasPrefix(m.TaskPath, "/") {
+			return fmt.Errorf("volume_mount %d: host path %q and task path %q must be absolute", i, m.HostPath, m.TaskPath)
+		}
+		if err := pot.CheckValue(m.TaskPath); err != nil || strings.ContainsAny(m.TaskPath, " \t") {
+			return fmt.Errorf("volume_mount %d: task path %q: pot cannot take it (no whitespace or line break)", i, m.TaskPath)
+		}
+		jailPath := filepath.Clean(m.TaskPath)
+		host := mountable("volume_mount "+jailPath, m.HostPath, m.HostPath)
+		p.spec.Mounts = append(p.spec.Mounts, pot.MountOptions{HostDir: host, JailPath: jailPath, ReadOnly: m.Readonly})
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	if len(cfg.Devices) > 0 {
+		return fmt.Errorf("devices are not supported by the pot driver")
+	}
+	return nil
+}
+
+// planEnv passes the task's environment on literally. A name pot cannot
+// export (Nomad allows meta keys such as "app.version", giving
+// NOMAD_META_app.version) is left out, and one task event names them all;
+// a value pot cannot carry, or too long to pass, fails the start naming
+// the variable (Spec.Validate).
+func (p *startPlan) planEnv(cfg *drivers.TaskConfig) {
+	for _, k := range slices.Sorted(maps.Keys(cfg.Env)) {
 		if !pot.IsEnvName(k) {
 			p.envSkipped = append(p.envSkipped, k)
 			continue
 		}
 		p.spec.Env = append(p.spec.Env, pot.EnvVar{Name: k, Value: cfg.Env[k]})
 	}
-	if err := p.spec.Validate(); err != nil {
-		// What the job's keys allow but pot does not: a value of the
-		// task's environment pot cannot carry, a volume's mount point.
-		return nil, fmt.Errorf("invalid task config: %w", err)
-	}
-	lp, err := d.planLimits(cfg, s, p.potName)
-	if err != nil {
-		return nil, err
-	}
-	p.limits = lp
-	return p, nil
 }
 
 // exportedPorts maps port labels to the ports to export: the job's
@@ -334,79 +344,10 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 	ctx, cancel := context.WithCancel(d.ctx)
 	defer cancel()
 
-	if p.resolvConf != nil {
-		file := filepath.Join(cfg.TaskDir().Dir, "resolv.conf")
-		if err := os.WriteFile(file, p.resolvConf, 0o644); err != nil {
-			return nil, nil, fmt.Errorf("writing the jail's resolv.conf: %w", err)
-		}
-		p.spec.DNS = pot.CustomDNS(file)
-	}
-	if len(p.ignoredPorts) > 0 {
-		d.emit(cfg, "port_map has no effect with network_mode "+string(hclspec.NetworkInherit)+" (host): the jail shares the host's network, so the program listens on the host's ports itself; not exported: "+strings.Join(p.ignoredPorts, ", "))
-	}
-	if len(p.envSkipped) > 0 {
-		d.emit(cfg, "Environment variables left out of the jail (pot exports shell variable names only): "+strings.Join(p.envSkipped, ", "))
-	}
-	// Whether the image is there decides whether this start imports it;
-	// asked of pot's file tree, not of a pot command.
-	imageThere := func() bool {
-		there, err := client.Exists(ctx, p.image)
-		return there || err != nil // unknown: pot's prepare finds out
-	}
-	imported := !imageThere()
-	unlockImport := func() {}
-	if imported || p.keyID != "" {
-		// One import (or signature check) of an image at a time: the
-		// starts that waited find it imported (fifty tasks of a new
-		// image download it once).
-		unlockImport = d.lockImport(p.image)
-		defer unlockImport()
-		imported = !imageThere()
-		if !imported && p.keyID != "" {
-			if imported, err = d.checkImageSignature(ctx, cfg, p); err != nil {
-				return nil, nil, err
-			}
-		}
-		if !imported {
-			unlockImport()
-		}
-	}
-	stagedDir := ""
-	if imported {
-		d.emit(cfg, fmt.Sprintf("Importing image %s tag %s from %s", p.spec.Image, p.spec.Tag, p.spec.URL))
-		// pot's fetch says nothing until it is done: the driver
-		// downloads, reporting progress, and pot imports from there.
-		if stagedDir = d.stageImage(ctx, cfg, p); stagedDir != "" {
-			defer os.RemoveAll(stagedDir)
-			p.spec.URL = (&url.URL{Scheme: "file", Path: stagedDir}).String()
-		}
-	}
-	created, err := client.Create(ctx, p.spec)
-	if errors.Is(err, pot.ErrExists) && !d.tasks.hasPot(p.potName) {
-		// Nomad starts a task again under the same ID when the plugin
-		// exited during its StartTask: the pot that start made (its name
-		// comes from the ID; beginStart keeps a second start of this
-		// one off it) is no task's, and goes.
-		d.logger.Info("destroying the pot an earlier start of this task left (the plugin exited during it)", "pot", p.potName)
-		if err := d.destroyPot(p.potName); err != nil {
-			return nil, nil, fmt.Errorf("the pot an earlier start of this task left: %w", err)
-		}
-		created, err = client.Create(ctx, p.spec)
-	}
-	var ce *pot.CreateError
-	if err != nil && (!errors.As(err, &ce) || !ce.Prepared()) {
-		// Not imported (or marked then, so it can be pruned).
-		if imported {
-			d.useImage(ctx, p.image, true)
-		}
+	if err := d.beforeCreate(cfg, p); err != nil {
 		return nil, nil, err
 	}
-	// The image is there: imported by this prepare, checked as asked.
-	if imported {
-		d.recordImport(ctx, p, stagedDir)
-	}
-	d.useImage(ctx, p.image, imported)
-	unlockImport()
+	created, err := d.createPot(ctx, client, cfg, p)
 	if err != nil {
 		return nil, nil, err // Create removed its pot
 	}
@@ -417,15 +358,9 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		}
 	}()
 
-	var network *drivers.DriverNetwork
-	if len(created.IPs) > 0 {
-		network = &drivers.DriverNetwork{IP: created.IPs[0], PortMap: p.portMap, AutoAdvertise: p.autoAdvertise}
-	}
-	var svc *consul.Service
-	if p.consul != nil {
-		if svc, err = consulService(cfg, p.potName, p.consul, network); err != nil {
-			return nil, nil, err
-		}
+	network, svc, err := p.network(cfg, created)
+	if err != nil {
+		return nil, nil, err
 	}
 
 	// rctl rules before the jail exists, so they bind its first process.
@@ -475,6 +410,109 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 	d.registerInConsul(h)
 	h.logger.Info("pot started", "pid", proc.Pid())
 	return handle, network, nil
+}
+
+// network is what Nomad is told of the task's network (nil for a jail on
+// the host's) and the driver's own Consul service of it.
+func (p *startPlan) network(cfg *drivers.TaskConfig, created pot.Created) (*drivers.DriverNetwork, *consul.Service, error) {
+	var network *drivers.DriverNetwork
+	if len(created.IPs) > 0 {
+		network = &drivers.DriverNetwork{IP: created.IPs[0], PortMap: p.portMap, AutoAdvertise: p.autoAdvertise}
+	}
+	if p.consul == nil {
+		return network, nil, nil
+	}
+	svc, err := consulService(cfg, p.potName, p.consul, network)
+	return network, svc, err
+}
+
+// beforeCreate writes the jail's resolv.conf from the group's dns block
+// and tells the task what of its config has no effect.
+func (d *Driver) beforeCreate(cfg *drivers.TaskConfig, p *startPlan) error {
+	if p.resolvConf != nil {
+		file := filepath.Join(cfg.TaskDir().Dir, "resolv.conf")
+		if err := os.WriteFile(file, p.resolvConf, 0o644); err != nil {
+			return fmt.Errorf("writing the jail's resolv.conf: %w", err)
+		}
+		p.spec.DNS = pot.CustomDNS(file)
+	}
+	if len(p.ignoredPorts) > 0 {
+		d.emit(cfg, "port_map has no effect with network_mode "+string(hclspec.NetworkInherit)+" (host): the jail shares the host's network, so the program listens on the host's ports itself; not exported: "+strings.Join(p.ignoredPorts, ", "))
+	}
+	if len(p.envSkipped) > 0 {
+		d.emit(cfg, "Environment variables left out of the jail (pot exports shell variable names only): "+strings.Join(p.envSkipped, ", "))
+	}
+	return nil
+}
+
+// createPot has pot/ create the task's pot from its spec. An image that is
+// not there yet is imported by this start alone (lockImport: fifty tasks
+// of a new image download it once), downloaded by the driver with progress
+// events (stageImage) and recorded with the keys it was checked with; a
+// signed start of an image that is there checks it first
+// (checkImageSignature). A pot an earlier start of this task left is
+// removed and made again.
+func (d *Driver) createPot(ctx context.Context, client *pot.Client, cfg *drivers.TaskConfig, p *startPlan) (_ pot.Created, err error) {
+	// Whether the image is there decides whether this start imports it;
+	// asked of pot's file tree, not of a pot command.
+	imageThere := func() bool {
+		there, err := client.Exists(ctx, p.image)
+		return there || err != nil // unknown: pot's prepare finds out
+	}
+	imported := !imageThere()
+	unlockImport := func() {}
+	defer func() { unlockImport() }()
+	if imported || p.keyID != "" {
+		// One import (or signature check) of an image at a time: the
+		// starts that waited find it imported.
+		unlockImport = d.lockImport(p.image)
+		imported = !imageThere()
+		if !imported && p.keyID != "" {
+			if imported, err = d.checkImageSignature(ctx, cfg, p); err != nil {
+				return pot.Created{}, err
+			}
+		}
+		if !imported {
+			unlockImport()
+			unlockImport = func() {}
+		}
+	}
+	stagedDir := ""
+	if imported {
+		d.emit(cfg, fmt.Sprintf("Importing image %s tag %s from %s", p.spec.Image, p.spec.Tag, p.spec.URL))
+		// pot's fetch says nothing until it is done: the driver
+		// downloads, reporting progress, and pot imports from there.
+		if stagedDir = d.stageImage(ctx, cfg, p); stagedDir != "" {
+			defer os.RemoveAll(stagedDir)
+			p.spec.URL = (&url.URL{Scheme: "file", Path: stagedDir}).String()
+		}
+	}
+	created, err := client.Create(ctx, p.spec)
+	if errors.Is(err, pot.ErrExists) && !d.tasks.hasPot(p.potName) {
+		// Nomad starts a task again under the same ID when the plugin
+		// exited during its StartTask: the pot that start made (its name
+		// comes from the ID; beginStart keeps a second start of this
+		// one off it) is no task's, and goes.
+		d.logger.Info("destroying the pot an earlier start of this task left (the plugin exited during it)", "pot", p.potName)
+		if err := d.destroyPot(p.potName); err != nil {
+			return pot.Created{}, fmt.Errorf("the pot an earlier start of this task left: %w", err)
+		}
+		created, err = client.Create(ctx, p.spec)
+	}
+	var ce *pot.CreateError
+	if err != nil && (!errors.As(err, &ce) || !ce.Prepared()) {
+		// Not imported (or marked then, so it can be pruned).
+		if imported {
+			d.useImage(ctx, p.image, true)
+		}
+		return pot.Created{}, err
+	}
+	// The image is there: imported by this prepare, checked as asked.
+	if imported {
+		d.recordImport(ctx, p, stagedDir)
+	}
+	d.useImage(ctx, p.image, imported)
+	return created, err
 }
 
 // startWithLogs runs `pot start` with its stdout and stderr going straight

@@ -43,14 +43,14 @@ func TestContractCreate(t *testing.T) {
 		Hosts:          []Host{{Name: "db.internal", IP: "10.1.2.3"}},
 		Attributes:     []Attribute{{Name: "stop_timeout", Value: "7"}},
 	}
-	e.destroyAtEnd(s.Name())
+	e.destroyAtEnd(s.PotName())
 	created, err := e.c.Create(e.ctx(), s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	name := created.Name
-	if name != s.Name() || created.IPs != nil {
-		t.Fatalf("Create returned %+v, want pot %s and no address (network inherit)", created, s.Name())
+	if name != s.PotName() || created.IPs != nil {
+		t.Fatalf("Create returned %+v, want pot %s and no address (network inherit)", created, s.PotName())
 	}
 	if st, err := os.Stat(filepath.Join(data, "inner")); err != nil || !st.IsDir() {
 		t.Fatalf("the mount point under /mnt/data was not made in its host folder: %v", err)
@@ -121,13 +121,13 @@ func TestContractCreateUndo(t *testing.T) {
 		s := Spec{PrepareOptions: base}
 		s.PrepareOptions.Name = uniqueName()
 		tc.spec(&s)
-		e.destroyAtEnd(s.Name())
+		e.destroyAtEnd(s.PotName())
 		_, err := e.c.Create(e.ctx(), s)
 		var ce *CreateError
 		if !errors.As(err, &ce) || ce.Step != tc.step || ce.Cleanup != nil || !ce.Prepared() {
 			t.Fatalf("%s: Create = %v (%#v), want a CreateError at %s, cleaned up", tc.what, err, ce, tc.step)
 		}
-		if there, err := e.c.Exists(e.ctx(), s.Name()); err != nil || there {
+		if there, err := e.c.Exists(e.ctx(), s.PotName()); err != nil || there {
 			t.Fatalf("%s: the pot is still there (%v)", tc.what, err)
 		}
 	}

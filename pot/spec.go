@@ -30,8 +30,8 @@ type Spec struct {
 	Attributes []Attribute
 }
 
-// Name is the pot Create makes (PotName of Name and Alloc).
-func (s *Spec) Name() string { return PotName(s.PrepareOptions.Name, s.Alloc) }
+// PotName is the pot Create makes (PotName of Name and Alloc).
+func (s *Spec) PotName() string { return PotName(s.Name, s.Alloc) }
 
 // Validate checks the spec against pot's own rules before anything is
 // made: prepare's arguments, mount points pot accepts (absolute, not "/",
@@ -153,7 +153,7 @@ type Created struct {
 // destroys what it made and returns a *CreateError; a pot already there
 // (errors.Is(err, ErrExists)) is left as it is.
 func (c *Client) Create(ctx context.Context, s Spec) (Created, error) {
-	name := s.Name()
+	name := s.PotName()
 	if err := s.Validate(); err != nil {
 		return Created{}, &CreateError{Pot: name, Step: StepPrepare, Err: err}
 	}
