@@ -32,8 +32,6 @@ const (
 	PluginVersion = "0.1.0"
 	// fingerprintPeriod is how often the host is fingerprinted again.
 	fingerprintPeriod = 30 * time.Second
-	// taskHandleVersion is the version of TaskState in the handle.
-	taskHandleVersion = 1
 	// minPotVersion is the oldest pot the driver works with.
 	minPotVersion = "0.15.0"
 )

@@ -25,6 +25,7 @@ import (
 	dtestutil "github.com/hashicorp/nomad/plugins/drivers/testutils"
 
 	"github.com/bsdpot/nomad-pot-driver/hclspec"
+	"github.com/bsdpot/nomad-pot-driver/internal/emulation"
 	"github.com/bsdpot/nomad-pot-driver/internal/imagehash"
 	"github.com/bsdpot/nomad-pot-driver/pot"
 )
@@ -69,9 +70,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// testEnv is one potsim root with an image server in front of it.
+// testEnv is one potsim root with an image server in front of it, on a
+// machine with ZFS: the emulation's zfs and zpool first on PATH, pot's
+// ZFS root zroot/pot there, where potsim keeps its pots' datasets (on pot's
+// scripts: the emulated machine's own).
 type testEnv struct {
 	t        *testing.T
+	emu      *emulation.Machine // nil on pot's scripts
 	root     string
 	network  string // prefix of the pot network's addresses, "127.N."
 	imageURL string
@@ -97,7 +102,11 @@ func newTestEnv(t *testing.T) *testEnv {
 	})
 	// potsim is started by the driver, which passes its own environment on.
 	t.Setenv("POTSIM_ROOT", root)
+	var emu *emulation.Machine
 	if !onRealPot {
+		emu = emulation.New(t, "zfs", "zpool")
+		emu.Setenv(t)
+		emu.Pool("zroot", "zroot/pot/jails")
 		potsimInit(t, root)
 	}
 	// The harness makes two folders per alloc dir with os.MkdirTemp and
@@ -154,7 +163,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		http.NotFound(w, r)
 	}))
 	t.Cleanup(srv.Close)
-	e := &testEnv{t: t, root: root, network: network, imageURL: srv.URL, client: pot.New(potsimBin, nil)}
+	e := &testEnv{t: t, emu: emu, root: root, network: network, imageURL: srv.URL, client: pot.New(potsimBin, nil)}
 	// The test's drivers shut down after every task's cleanup and the
 	// check below.
 	t.Cleanup(func() {

@@ -20,8 +20,7 @@ import (
 // PATH) is FreeBSD to the driver, which reads and changes it with the same
 // calls it makes on FreeBSD. potsim stays the pot.
 
-// emulatedEnv is a testEnv on a machine with FreeBSD's tools and pot's
-// ZFS root zroot/pot.
+// emulatedEnv is a testEnv on a machine with all of FreeBSD's tools.
 type emulatedEnv struct {
 	*testEnv
 	m *emulation.Machine
@@ -32,10 +31,9 @@ func newEmulatedEnv(t *testing.T) *emulatedEnv {
 	if onRealPot {
 		t.Skip("on pot's scripts the whole suite runs on the emulation, whose state is pot's")
 	}
-	m := emulation.New(t)
-	m.Setenv(t)
-	m.Pool("zroot", "zroot/pot/jails")
-	return &emulatedEnv{testEnv: newTestEnv(t), m: m}
+	env := newTestEnv(t)
+	env.emu.Add() // every tool: sysctl says FreeBSD now
+	return &emulatedEnv{testEnv: env, m: env.emu}
 }
 
 func (e *emulatedEnv) driver() (*Driver, *hclspec.PluginConfig) {

@@ -230,15 +230,6 @@ type taskLimits struct {
 	removed     bool
 }
 
-// LimitsState is the part of TaskState recovery and cleanup need.
-type LimitsState struct {
-	Rules           []string `codec:"rules"`
-	Cpus            string   `codec:"cpus"`
-	JID             int      `codec:"jid"`
-	OOMBaseline     int      `codec:"oom_baseline"`
-	HardMemoryBytes uint64   `codec:"hard_memory_bytes"`
-}
-
 func (l *taskLimits) saved() *LimitsState {
 	if l == nil {
 		return nil

@@ -695,20 +695,7 @@ func TestFingerprintHost(t *testing.T) {
 	if fp.Health != drivers.HealthStateHealthy {
 		t.Fatalf("healthy host: %s %q", fp.Health, fp.HealthDescription)
 	}
-	str := func(k string) string {
-		a := fp.Attributes[k]
-		if a == nil {
-			t.Fatalf("no attribute %s in %v", k, fp.Attributes)
-		}
-		if s, ok := a.GetString(); ok {
-			return s
-		}
-		if b, ok := a.GetBool(); ok {
-			return fmt.Sprint(b)
-		}
-		i, _ := a.GetInt()
-		return fmt.Sprint(i)
-	}
+	str := func(k string) string { return attrString(t, fp, k) }
 	for k, want := range map[string]string{
 		"driver.pot.version":             "0.16.0",
 		"driver.pot.freebsd_release":     "14.3-RELEASE-p2",

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -96,15 +97,22 @@ func (d *Driver) planSignature(s *hclspec.TaskSettings, p *startPlan, allowed fu
 // imported. It returns reimport when the image pot was removed so that pot
 // imports it again (and checks it).
 func (d *Driver) checkImageSignature(ctx context.Context, cfg *drivers.TaskConfig, p *startPlan) (reimport bool, err error) {
+	var rec imageRecord
 	store, err := d.imageStore(ctx)
-	if err != nil {
+	switch {
+	case errors.Is(err, errNoImageStore):
+		// No record can be kept here: the image pot is taken as one
+		// whose check nothing shows.
+		store = nil
+	case err != nil:
 		return false, err
+	default:
+		v, err := store.Record(ctx, p.image)
+		if err != nil {
+			return false, fmt.Errorf("reading the record of image pot %s: %w", p.image, err)
+		}
+		rec = parseImageRecord(v)
 	}
-	v, err := store.Record(ctx, p.image)
-	if err != nil {
-		return false, fmt.Errorf("reading the record of image pot %s: %w", p.image, err)
-	}
-	rec := parseImageRecord(v)
 	if slices.Contains(rec.Keys, p.keyID) {
 		return false, nil
 	}
@@ -134,6 +142,9 @@ func (d *Driver) checkImageSignature(ctx context.Context, cfg *drivers.TaskConfi
 		return false, fmt.Errorf("image pot %s was imported from another image than the one %s signs now (its hash differs): destroy the image pot (pot destroy -p %s) to import the signed one", p.image, p.spec.URL, p.image)
 	}
 	rec.Keys = append(rec.Keys, p.keyID)
+	if store == nil {
+		return false, nil
+	}
 	if err := store.SetRecord(ctx, p.image, rec.String()); err != nil {
 		d.logger.Warn("cannot keep the image's record", "image", p.image, "error", err)
 	}

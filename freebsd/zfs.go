@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os/exec"
 	"strings"
 	"sync"
 	"time"
@@ -20,13 +19,6 @@ const (
 )
 
 var zfsRunnerOnce sync.Once
-
-// HasZFS says whether this machine has zfs(8) (on PATH, where go-zfs runs
-// it): every FreeBSD host, and the FreeBSD emulation.
-func HasZFS() bool {
-	_, err := exec.LookPath("zfs")
-	return err == nil
-}
 
 // ReadZFS reads a dataset and its pool with go-zfs, which runs `zfs list
 // -Hp` and `zpool get -Hp` (found on PATH) as argv, each bounded by

@@ -119,7 +119,7 @@ func (c *ConsulTaskConfig) validate() (*ConsulSettings, error) {
 	}
 	s := &ConsulSettings{Name: c.Name, PortLabel: c.Port}
 	for i, tag := range c.Tags {
-		if err := checkString(tag); err != nil || tag == "" {
+		if err := pot.CheckText(tag); err != nil || tag == "" {
 			if err == nil {
 				err = errors.New("empty tag")
 			}

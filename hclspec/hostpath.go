@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
 // Host paths a job names (mount, mount_read_only, copy) and Nomad's host
@@ -39,7 +41,7 @@ func checkHostFile(p string) error {
 }
 
 func checkAbsClean(p string) error {
-	if err := checkString(p); err != nil {
+	if err := pot.CheckText(p); err != nil {
 		return err
 	}
 	if !filepath.IsAbs(p) {
@@ -88,7 +90,7 @@ func (c *PluginConfig) CheckHostPath(key, value, hostPath string) (string, error
 	refuse := func(format string, args ...any) error {
 		return fieldErr(key, value, fmt.Errorf("%w: "+format, append([]any{ErrHostPathNotAllowed}, args...)...))
 	}
-	if err := checkString(hostPath); err != nil {
+	if err := pot.CheckText(hostPath); err != nil {
 		return "", fieldErr(key, value, err)
 	}
 	if !filepath.IsAbs(hostPath) {

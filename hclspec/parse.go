@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 
 	"github.com/bsdpot/nomad-pot-driver/pot"
 )
@@ -90,23 +89,6 @@ func splitFirst(s string) (a, b string, err error) {
 		return "", "", errors.New("no ':' found")
 	}
 	return a, b, nil
-}
-
-// checkString is the check for structured values (paths, labels): what
-// pot.CheckValue refuses, plus invalid UTF-8 and control characters.
-func checkString(s string) error {
-	if err := pot.CheckValue(s); err != nil {
-		return err
-	}
-	if !utf8.ValidString(s) {
-		return errors.New("invalid UTF-8")
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("contains control character %U", r)
-		}
-	}
-	return nil
 }
 
 func hasSpace(s string) bool {
@@ -203,7 +185,7 @@ func cleanAbs(p string) (string, error) {
 	if p == "" {
 		return "", errors.New("empty path")
 	}
-	if err := checkString(p); err != nil {
+	if err := pot.CheckText(p); err != nil {
 		return "", err
 	}
 	if !path.IsAbs(p) {
@@ -358,7 +340,7 @@ func CheckPortLabel(l string) error {
 	if l == "" {
 		return errors.New("empty port label")
 	}
-	if err := checkString(l); err != nil {
+	if err := pot.CheckText(l); err != nil {
 		return err
 	}
 	if hasSpace(l) {

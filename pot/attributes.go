@@ -126,7 +126,7 @@ func CheckAttribute(name, value string) (Attribute, error) {
 		}
 		value = v
 	case attrString:
-		if err := checkText(value); err != nil {
+		if err := CheckText(value); err != nil {
 			return Attribute{}, fmt.Errorf("attribute %s: %w", name, err)
 		}
 		if strings.Contains(value, "=") {
@@ -147,9 +147,10 @@ func IsAttribute(name string) bool {
 	return ok
 }
 
-// checkText refuses what pot's line-based config cannot hold: a line
-// break, NUL, invalid UTF-8 or a control character.
-func checkText(s string) error {
+// CheckText is the check of a structured value (a path, a label, an
+// attribute): what CheckValue refuses (pot's line-based config cannot hold
+// it), plus invalid UTF-8 and control characters.
+func CheckText(s string) error {
 	if err := CheckValue(s); err != nil {
 		return err
 	}

@@ -52,7 +52,7 @@ func (d DNS) check() error {
 		}
 		return nil
 	case DNSCustom:
-		if err := checkText(d.File); err != nil {
+		if err := CheckText(d.File); err != nil {
 			return err
 		}
 		if !path.IsAbs(d.File) || path.Clean(d.File) != d.File || strings.IndexFunc(d.File, unicode.IsSpace) >= 0 {

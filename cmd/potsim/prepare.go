@@ -291,6 +291,7 @@ func cmdImport(args []string) int {
 	if err := importPot(pname, cached, url); err != nil {
 		errorf("%v", err)
 		os.RemoveAll(jailDir(pname))
+		_ = datasetsDestroyed(pname)
 		exit(1)
 	}
 	return 0
@@ -360,6 +361,9 @@ func importPot(pname, image, url string) error {
 			return err
 		}
 		infof("Assigning new IP: %s", ip)
+	}
+	if err := datasetsImported(pname); err != nil {
+		return err
 	}
 	// potsim's own record of where the image came from (not in pot.conf,
 	// so that clones do not copy it).
@@ -534,6 +538,7 @@ func cmdClone(args []string) int {
 		errorf("%v", err)
 		if !keep {
 			os.RemoveAll(jailDir(pname))
+			_ = datasetsDestroyed(pname)
 		}
 		exit(1)
 	}
@@ -672,6 +677,9 @@ func clonePot(pname, potbase, ntype, ip, bridge, stack, dns string) error {
 	// potsim's record of what ZFS keeps as the origin of NAME/m (the
 	// snapshot of the base pot it was cloned from): not in pot.conf.
 	if err := os.WriteFile(originFile(pname), []byte(potbase+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := datasetsCloned(pname, potbase); err != nil {
 		return err
 	}
 	for _, f := range []string{"prestart.sh", "prestop.sh", "poststart.sh", "poststop.sh", "resolv.conf"} {

@@ -380,6 +380,11 @@ func potZfsDestroy(name string, force bool) bool {
 		errorf("zfs failed to destroy the dataset %s/jails/%s", zfsRoot, name)
 		return false
 	}
+	if err := datasetsDestroyed(name); err != nil {
+		stderrf("%v\n", err)
+		errorf("zfs failed to destroy the dataset %s/jails/%s", zfsRoot, name)
+		return false
+	}
 	return true
 }
 

@@ -64,20 +64,31 @@ func build() (string, error) {
 // New makes a Machine with the tools (all of Tools when none are named).
 func New(tb testing.TB, tools ...string) *Machine {
 	tb.Helper()
+	m := &Machine{tb: tb, Bin: tb.TempDir(), State: tb.TempDir()}
+	m.Add(tools...)
+	return m
+}
+
+// Add gives the machine more of fbsdemu's tools (all of Tools when none
+// are named); those it has are kept.
+func (m *Machine) Add(tools ...string) {
+	m.tb.Helper()
 	bin, err := build()
 	if err != nil {
-		tb.Fatal(err)
+		m.tb.Fatal(err)
 	}
 	if len(tools) == 0 {
 		tools = Tools
 	}
-	m := &Machine{tb: tb, Bin: tb.TempDir(), State: tb.TempDir()}
 	for _, t := range tools {
-		if err := os.Symlink(bin, filepath.Join(m.Bin, t)); err != nil {
-			tb.Fatal(err)
+		link := filepath.Join(m.Bin, t)
+		if _, err := os.Lstat(link); err == nil {
+			continue
+		}
+		if err := os.Symlink(bin, link); err != nil {
+			m.tb.Fatal(err)
 		}
 	}
-	return m
 }
 
 // Setenv puts the tools first on PATH and the state folder in the
