@@ -106,3 +106,19 @@ func TestDriverPotNamePattern(t *testing.T) {
 		}
 	}
 }
+
+func TestImageMark(t *testing.T) {
+	at := time.Date(2026, 11, 23, 14, 0, 0, 123456789, time.FixedZone("x", 3600))
+	got, ok, err := parseImageMark(formatImageMark(at))
+	if err != nil || !ok || !got.Equal(at) {
+		t.Fatalf("round trip: %v %v %v", got, ok, err)
+	}
+	for _, v := range []string{"", "-", " - \n"} {
+		if _, ok, err := parseImageMark(v); ok || err != nil {
+			t.Errorf("%q: %v %v", v, ok, err)
+		}
+	}
+	if _, _, err := parseImageMark("yesterday"); err == nil {
+		t.Error("a bad mark parsed")
+	}
+}

@@ -178,7 +178,7 @@ func TestImageStoreOnEmulation(t *testing.T) {
 	if rec, err := store.Record(ctx, "img_1_0"); err != nil || rec != "skein=abc keys=k1" {
 		t.Errorf("record: %q %v", rec, err)
 	}
-	if got := e.m.Run("zfs", "get", "-H", "-o", "value", freebsd.ImageMarkProperty, "zroot/pot/jails/img_1_0"); strings.TrimSpace(got) == "-" {
-		t.Errorf("the mark is not the dataset's user property %s", freebsd.ImageMarkProperty)
+	if got := e.m.Run("zfs", "get", "-H", "-o", "value", imageMarkProperty, "zroot/pot/jails/img_1_0"); strings.TrimSpace(got) == "-" {
+		t.Errorf("the mark is not the dataset's user property %s", imageMarkProperty)
 	}
 }

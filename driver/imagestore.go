@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/bsdpot/nomad-pot-driver/freebsd"
+	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
 // potInfo is what the image cache needs to know of a pot.
@@ -67,15 +69,16 @@ func (d *Driver) imageStore(ctx context.Context) (imageStore, error) {
 type zfsImages struct{ root string }
 
 func (z zfsImages) Scan(ctx context.Context, candidate func(string) bool) (map[string]*potInfo, error) {
-	sets, err := freebsd.ReadPotDatasets(ctx, z.root)
+	list, err := freebsd.ReadFilesystems(ctx, pot.JailsDataset(z.root))
 	if err != nil {
 		return nil, err
 	}
+	sets := pot.PotDatasets(z.root, list)
 	out := make(map[string]*potInfo, len(sets))
 	for name, ds := range sets {
 		p := &potInfo{Origins: ds.Origins}
 		if candidate(name) {
-			if p.LastUsed, p.Marked, err = freebsd.ReadImageMark(ctx, z.root, name); err != nil {
+			if p.LastUsed, p.Marked, err = z.mark(ctx, name); err != nil {
 				return nil, err
 			}
 			p.Size = ds.Used
@@ -87,17 +90,69 @@ func (z zfsImages) Scan(ctx context.Context, candidate func(string) bool) (map[s
 
 func (z zfsImages) SetMark(ctx context.Context, image string, t time.Time, create bool) error {
 	if !create {
-		if _, marked, err := freebsd.ReadImageMark(ctx, z.root, image); err != nil || !marked {
+		if _, marked, err := z.mark(ctx, image); err != nil || !marked {
 			return err
 		}
 	}
-	return freebsd.WriteImageMark(ctx, z.root, image, t)
+	return z.set(ctx, image, imageMarkProperty, formatImageMark(t))
 }
 
 func (z zfsImages) Record(ctx context.Context, image string) (string, error) {
-	return freebsd.ReadPotProperty(ctx, z.root, image, freebsd.ImageRecordProperty)
+	return z.get(ctx, image, imageRecordProperty)
 }
 
 func (z zfsImages) SetRecord(ctx context.Context, image, record string) error {
-	return freebsd.WritePotProperty(ctx, z.root, image, freebsd.ImageRecordProperty, record)
+	return z.set(ctx, image, imageRecordProperty, record)
+}
+
+// mark reads the image's mark: when the driver last used it, and whether
+// the driver marked it at all.
+func (z zfsImages) mark(ctx context.Context, image string) (time.Time, bool, error) {
+	v, err := z.get(ctx, image, imageMarkProperty)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return parseImageMark(v)
+}
+
+func (z zfsImages) get(ctx context.Context, image, property string) (string, error) {
+	ds, err := pot.Dataset(z.root, image)
+	if err != nil {
+		return "", err
+	}
+	return freebsd.ReadProperty(ctx, ds, property)
+}
+
+func (z zfsImages) set(ctx context.Context, image, property, value string) error {
+	ds, err := pot.Dataset(z.root, image)
+	if err != nil {
+		return err
+	}
+	return freebsd.WriteProperty(ctx, ds, property, value)
+}
+
+// The driver's ZFS user properties on the dataset of an image pot it
+// imported: the time it last used the image (formatImageMark), and what
+// it knows of the image's origin (imageRecord: the hash it was imported
+// with, the keys its signature was checked with).
+const (
+	imageMarkProperty   = "org.bsdpot.nomad-pot-driver:last-used"
+	imageRecordProperty = "org.bsdpot.nomad-pot-driver:verified"
+)
+
+// formatImageMark and parseImageMark write and read the value of an image
+// mark: the time in RFC 3339 with nanoseconds, UTC ("-" or "" is no mark).
+func formatImageMark(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// parseImageMark: see formatImageMark.
+func parseImageMark(v string) (time.Time, bool, error) {
+	v = strings.TrimSpace(v)
+	if v == "" || v == "-" {
+		return time.Time{}, false, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("image mark %q is not an RFC 3339 time", v)
+	}
+	return t, true, nil
 }

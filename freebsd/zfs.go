@@ -3,7 +3,6 @@ package freebsd
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -24,9 +23,7 @@ var zfsRunnerOnce sync.Once
 // -Hp` and `zpool get -Hp` (found on PATH) as argv, each bounded by
 // ZFSCallTimeout. It builds on every OS; only the FreeBSD Host calls it.
 func ReadZFS(ctx context.Context, root string) (ZFSReading, error) {
-	zfsRunnerOnce.Do(func() {
-		zfs.SetRunner(&zfs.Runner{Timeout: ZFSCallTimeout, Grace: ZFSCallGrace})
-	})
+	zfsRunner()
 	r := ZFSReading{Root: root, Pool: PoolName(root)}
 	if root == "" || strings.HasPrefix(root, "-") || strings.ContainsAny(root, " \t\n\x00") {
 		return r, &ZFSError{What: "dataset " + root, Missing: root == "", Err: errors.New("invalid dataset name")}
@@ -62,96 +59,47 @@ func zfsMissing(err error) bool {
 	return strings.Contains(s, "does not exist") || strings.Contains(s, "no such pool")
 }
 
-// PotDataset is one pot as ZFS sees it: ROOT/jails/NAME and the datasets
-// below it.
-type PotDataset struct {
-	// Used is the "used" property of ROOT/jails/NAME in bytes (its
-	// datasets and snapshots together).
-	Used uint64
-	// Origins are the pots this one was cloned from: the pot named in
-	// the origin of ROOT/jails/NAME or any dataset below it
-	// (ROOT/jails/BASE/m@SNAP for a clone of BASE).
-	Origins []string
+// Filesystem is one ZFS filesystem as zfs list shows it.
+type Filesystem struct {
+	Name   string
+	Origin string // the snapshot it was cloned from; "" for none
+	Used   uint64 // bytes, its descendants and snapshots included
 }
 
-// ImageMarkProperty is the ZFS user property the driver sets on the
-// dataset of an image it imported: the time it last used the image
-// (FormatImageMark).
-const ImageMarkProperty = "org.bsdpot.nomad-pot-driver:last-used"
-
-// ReadPotDatasets lists the pots under ROOT/jails with go-zfs (one `zfs list
-// -rHp -t filesystem`), keyed by pot name.
-func ReadPotDatasets(ctx context.Context, root string) (map[string]PotDataset, error) {
+func zfsRunner() {
 	zfsRunnerOnce.Do(func() {
 		zfs.SetRunner(&zfs.Runner{Timeout: ZFSCallTimeout, Grace: ZFSCallGrace})
 	})
-	if err := checkDatasetName(root); err != nil {
+}
+
+// ReadFilesystems lists parent and the filesystems below it with go-zfs
+// (one `zfs list -rHp -t filesystem`).
+func ReadFilesystems(ctx context.Context, parent string) ([]Filesystem, error) {
+	zfsRunner()
+	if err := checkDatasetName(parent); err != nil {
 		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	jails := root + "/jails"
-	list, err := zfs.Filesystems(jails)
+	list, err := zfs.Filesystems(parent)
 	if err != nil {
-		return nil, &ZFSError{What: "dataset " + jails, Missing: zfsMissing(err), Err: err}
+		return nil, &ZFSError{What: "dataset " + parent, Missing: zfsMissing(err), Err: err}
 	}
-	return potDatasets(jails, list), nil
-}
-
-// potDatasets groups go-zfs's datasets below jails by pot.
-func potDatasets(jails string, list []*zfs.Dataset) map[string]PotDataset {
-	out := map[string]PotDataset{}
-	potOf := func(name string) (string, bool) {
-		rest, ok := strings.CutPrefix(name, jails+"/")
-		if !ok || rest == "" {
-			return "", false
-		}
-		if i := strings.IndexAny(rest, "/@"); i >= 0 {
-			rest = rest[:i]
-		}
-		return rest, rest != ""
-	}
+	out := make([]Filesystem, 0, len(list))
 	for _, ds := range list {
-		pot, ok := potOf(ds.Name)
-		if !ok {
-			continue
+		origin := ds.Origin
+		if origin == "-" {
+			origin = ""
 		}
-		p := out[pot]
-		if ds.Name == jails+"/"+pot {
-			p.Used = ds.Used
-		}
-		if base, ok := potOf(ds.Origin); ok && base != pot {
-			p.Origins = append(p.Origins, base)
-		}
-		out[pot] = p
+		out = append(out, Filesystem{Name: ds.Name, Origin: origin, Used: ds.Used})
 	}
-	return out
+	return out, nil
 }
 
-// ImageRecordProperty is the ZFS user property where the driver keeps
-// what it knows of an image's origin: the hash it was imported with and
-// the keys its signature was checked with (the driver's format).
-const ImageRecordProperty = "org.bsdpot.nomad-pot-driver:verified"
-
-// ReadImageMark reads ImageMarkProperty of ROOT/jails/NAME: the time the
-// driver last used the image, and whether the driver marked it at all.
-func ReadImageMark(ctx context.Context, root, name string) (time.Time, bool, error) {
-	v, err := ReadPotProperty(ctx, root, name, ImageMarkProperty)
-	if err != nil {
-		return time.Time{}, false, err
-	}
-	return ParseImageMark(v)
-}
-
-// WriteImageMark sets ImageMarkProperty of ROOT/jails/NAME to t.
-func WriteImageMark(ctx context.Context, root, name string, t time.Time) error {
-	return WritePotProperty(ctx, root, name, ImageMarkProperty, FormatImageMark(t))
-}
-
-// ReadPotProperty reads a user property of ROOT/jails/NAME; "" when unset.
-func ReadPotProperty(ctx context.Context, root, name, property string) (string, error) {
-	ds, err := potDataset(ctx, root, name)
+// ReadProperty reads a property of a dataset; "" when unset ("-").
+func ReadProperty(ctx context.Context, dataset, property string) (string, error) {
+	ds, err := datasetOf(ctx, dataset)
 	if err != nil {
 		return "", err
 	}
@@ -165,9 +113,9 @@ func ReadPotProperty(ctx context.Context, root, name, property string) (string, 
 	return v, nil
 }
 
-// WritePotProperty sets a user property of ROOT/jails/NAME.
-func WritePotProperty(ctx context.Context, root, name, property, value string) error {
-	ds, err := potDataset(ctx, root, name)
+// WriteProperty sets a property of a dataset.
+func WriteProperty(ctx context.Context, dataset, property, value string) error {
+	ds, err := datasetOf(ctx, dataset)
 	if err != nil {
 		return err
 	}
@@ -177,20 +125,15 @@ func WritePotProperty(ctx context.Context, root, name, property, value string) e
 	return nil
 }
 
-func potDataset(ctx context.Context, root, name string) (*zfs.Dataset, error) {
-	zfsRunnerOnce.Do(func() {
-		zfs.SetRunner(&zfs.Runner{Timeout: ZFSCallTimeout, Grace: ZFSCallGrace})
-	})
-	if err := checkDatasetName(root); err != nil {
+func datasetOf(ctx context.Context, name string) (*zfs.Dataset, error) {
+	zfsRunner()
+	if err := checkDatasetName(name); err != nil {
 		return nil, err
-	}
-	if name == "" || strings.ContainsAny(name, "/@ \t\n\x00") || strings.HasPrefix(name, "-") {
-		return nil, &ZFSError{What: "pot " + name, Err: errors.New("invalid pot name")}
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return &zfs.Dataset{Name: root + "/jails/" + name}, nil
+	return &zfs.Dataset{Name: name}, nil
 }
 
 func checkDatasetName(root string) error {
@@ -198,21 +141,4 @@ func checkDatasetName(root string) error {
 		return &ZFSError{What: "dataset " + root, Missing: root == "", Err: errors.New("invalid dataset name")}
 	}
 	return nil
-}
-
-// FormatImageMark and ParseImageMark write and read the value of an image
-// mark: the time in RFC 3339 with nanoseconds, UTC ("-" or "" is no mark).
-func FormatImageMark(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
-
-// ParseImageMark: see FormatImageMark.
-func ParseImageMark(v string) (time.Time, bool, error) {
-	v = strings.TrimSpace(v)
-	if v == "" || v == "-" {
-		return time.Time{}, false, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("image mark %q is not an RFC 3339 time", v)
-	}
-	return t, true, nil
 }

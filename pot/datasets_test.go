@@ -1,16 +1,15 @@
-package freebsd
+package pot
 
 import (
 	"reflect"
 	"testing"
-	"time"
 
-	zfs "github.com/mistifyio/go-zfs/v4"
+	"github.com/bsdpot/nomad-pot-driver/freebsd"
 )
 
 func TestPotDatasets(t *testing.T) {
 	const jails = "zroot/pot/jails"
-	list := []*zfs.Dataset{
+	list := []freebsd.Filesystem{
 		{Name: jails, Used: 999},
 		{Name: jails + "/nginx_1_1", Used: 300 << 20},
 		{Name: jails + "/nginx_1_1/m", Used: 299 << 20},
@@ -25,7 +24,7 @@ func TestPotDatasets(t *testing.T) {
 		{Name: "zroot/pot/bases/14.3", Used: 7},
 		{Name: jails + "/odd", Used: 1, Origin: "zroot/elsewhere/x@s"},
 	}
-	got := potDatasets(jails, list)
+	got := PotDatasets("zroot/pot", list)
 	want := map[string]PotDataset{
 		"nginx_1_1":             {Used: 300 << 20},
 		"web_www_6f4e_12345678": {Used: 1 << 20, Origins: []string{"nginx_1_1"}},
@@ -33,22 +32,14 @@ func TestPotDatasets(t *testing.T) {
 		"odd":                   {Used: 1},
 	}
 	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("potDatasets:\n got %#v\nwant %#v", got, want)
+		t.Fatalf("PotDatasets:\n got %#v\nwant %#v", got, want)
 	}
-}
-
-func TestImageMark(t *testing.T) {
-	at := time.Date(2026, 11, 23, 14, 0, 0, 123456789, time.FixedZone("x", 3600))
-	got, ok, err := ParseImageMark(FormatImageMark(at))
-	if err != nil || !ok || !got.Equal(at) {
-		t.Fatalf("round trip: %v %v %v", got, ok, err)
-	}
-	for _, v := range []string{"", "-", " - \n"} {
-		if _, ok, err := ParseImageMark(v); ok || err != nil {
-			t.Errorf("%q: %v %v", v, ok, err)
+	for _, bad := range []string{"", "a/b", "a@s", "-x", "a b"} {
+		if _, err := Dataset("zroot/pot", bad); err == nil {
+			t.Errorf("Dataset(%q) accepted", bad)
 		}
 	}
-	if _, _, err := ParseImageMark("yesterday"); err == nil {
-		t.Error("a bad mark parsed")
+	if ds, err := Dataset("zroot/pot", "img_1_0"); err != nil || ds != "zroot/pot/jails/img_1_0" {
+		t.Errorf("Dataset: %q %v", ds, err)
 	}
 }

@@ -1,0 +1,66 @@
+package pot
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bsdpot/nomad-pot-driver/freebsd"
+)
+
+// pot's ZFS layout: its pots under ZFS_ROOT/jails, each ZFS_ROOT/jails/NAME
+// with NAME/m (its root) below; a clone's m cloned from a snapshot of its
+// base's (ZFS_ROOT/jails/BASE/m@SNAP).
+
+// JailsDataset is where pot keeps its pots.
+func JailsDataset(zfsRoot string) string { return zfsRoot + "/jails" }
+
+// Dataset is the dataset of pot name.
+func Dataset(zfsRoot, name string) (string, error) {
+	if name == "" || strings.ContainsAny(name, "/@ \t\n\x00") || strings.HasPrefix(name, "-") {
+		return "", fmt.Errorf("invalid pot name %q", name)
+	}
+	return JailsDataset(zfsRoot) + "/" + name, nil
+}
+
+// PotDataset is one pot as ZFS sees it: ZFS_ROOT/jails/NAME and the
+// datasets below it.
+type PotDataset struct {
+	// Used is the "used" property of ZFS_ROOT/jails/NAME in bytes (its
+	// datasets and snapshots together).
+	Used uint64
+	// Origins are the pots this one was cloned from: the pot named in
+	// the origin of ZFS_ROOT/jails/NAME or any dataset below it.
+	Origins []string
+}
+
+// PotDatasets groups the filesystems below ZFS_ROOT/jails (as
+// freebsd.ReadFilesystems lists them) by pot.
+func PotDatasets(zfsRoot string, list []freebsd.Filesystem) map[string]PotDataset {
+	jails := JailsDataset(zfsRoot)
+	out := map[string]PotDataset{}
+	potOf := func(name string) (string, bool) {
+		rest, ok := strings.CutPrefix(name, jails+"/")
+		if !ok || rest == "" {
+			return "", false
+		}
+		if i := strings.IndexAny(rest, "/@"); i >= 0 {
+			rest = rest[:i]
+		}
+		return rest, rest != ""
+	}
+	for _, ds := range list {
+		pot, ok := potOf(ds.Name)
+		if !ok {
+			continue
+		}
+		p := out[pot]
+		if ds.Name == jails+"/"+pot {
+			p.Used = ds.Used
+		}
+		if base, ok := potOf(ds.Origin); ok && base != pot {
+			p.Origins = append(p.Origins, base)
+		}
+		out[pot] = p
+	}
+	return out
+}
