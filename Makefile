@@ -72,6 +72,7 @@ fuzz:
 	$(GO) test ./hclspec -run='^$$' -fuzz=FuzzCheckHostPath -fuzztime=$(FUZZTIME)
 	$(GO) test ./pot -run='^$$' -fuzz=FuzzQuoteCommandLine -fuzztime=$(FUZZTIME)
 	$(GO) test ./pot -run='^$$' -fuzz=FuzzQuoteEnv -fuzztime=$(FUZZTIME)
+	$(GO) test ./hostvolume -run='^$$' -fuzz=FuzzParseParams -fuzztime=$(FUZZTIME)
 
 # The same, bounded for CI: FUZZ_CI_TIME per target (9 targets). A count, not
 # a duration: with -fuzztime=5s Go 1.26's fuzz coordinator can fail a target

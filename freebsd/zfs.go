@@ -3,6 +3,7 @@ package freebsd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -139,6 +140,40 @@ func datasetOf(ctx context.Context, name string) (*zfs.Dataset, error) {
 func checkDatasetName(root string) error {
 	if root == "" || strings.HasPrefix(root, "-") || strings.ContainsAny(root, " \t\n\x00@") {
 		return &ZFSError{What: "dataset " + root, Missing: root == "", Err: errors.New("invalid dataset name")}
+	}
+	return nil
+}
+
+// CreateFilesystem makes a filesystem with its properties in the same call
+// (`zfs create -o P=V ...`): it is made with all of them or not at all.
+func CreateFilesystem(ctx context.Context, name string, props map[string]string) error {
+	zfsRunner()
+	if err := checkDatasetName(name); err != nil {
+		return err
+	}
+	for k, v := range props {
+		if k == "" || strings.ContainsAny(k, "= \t\n\x00") || strings.ContainsAny(v, "\n\x00") {
+			return &ZFSError{What: "dataset " + name, Err: fmt.Errorf("invalid property %q=%q", k, v)}
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := zfs.CreateFilesystem(name, props); err != nil {
+		return &ZFSError{What: "dataset " + name, Err: err}
+	}
+	return nil
+}
+
+// DestroyFilesystem destroys a filesystem with everything below it and
+// its snapshots (`zfs destroy -r`); one that does not exist is Missing.
+func DestroyFilesystem(ctx context.Context, name string) error {
+	ds, err := datasetOf(ctx, name)
+	if err != nil {
+		return err
+	}
+	if err := ds.Destroy(zfs.DestroyRecursive); err != nil {
+		return &ZFSError{What: "dataset " + name, Missing: zfsMissing(err), Err: err}
 	}
 	return nil
 }

@@ -64,3 +64,12 @@ func PotDatasets(zfsRoot string, list []freebsd.Filesystem) map[string]PotDatase
 	}
 	return out
 }
+
+// FscompDataset is the dataset of fscomp name (`pot create-fscomp -f
+// NAME`, listed by `pot ls -f`): ZFS_ROOT/fscomp/NAME.
+func FscompDataset(zfsRoot, name string) (string, error) {
+	if name == "" || strings.ContainsAny(name, "/@ \t\n\x00") || strings.HasPrefix(name, "-") {
+		return "", fmt.Errorf("invalid fscomp name %q", name)
+	}
+	return zfsRoot + "/fscomp/" + name, nil
+}
