@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	gozfs "github.com/mistifyio/go-zfs/v4"
+
+	"github.com/bsdpot/nomad-pot-driver/internal/emulation"
 )
 
 // zfsT is a test's emulated machine: a state folder and a pool "tp"
@@ -114,7 +116,7 @@ func readFile(t *testing.T, p string) string {
 }
 
 func TestZFSCreateListGetSetInherit(t *testing.T) {
-	if !zfsInNS(t) {
+	if !emulation.InMountNamespace(t) {
 		return
 	}
 	z := newZfsT(t)
@@ -238,7 +240,7 @@ func TestZFSCreateListGetSetInherit(t *testing.T) {
 }
 
 func TestZFSSnapshotCloneDestroy(t *testing.T) {
-	if !zfsInNS(t) {
+	if !emulation.InMountNamespace(t) {
 		return
 	}
 	z := newZfsT(t)
@@ -309,7 +311,7 @@ func TestZFSSnapshotCloneDestroy(t *testing.T) {
 }
 
 func TestZFSSendReceive(t *testing.T) {
-	if !zfsInNS(t) {
+	if !emulation.InMountNamespace(t) {
 		return
 	}
 	z := newZfsT(t)
@@ -431,7 +433,7 @@ func TestZFSSendReceive(t *testing.T) {
 }
 
 func TestZFSUsedGrows(t *testing.T) {
-	if !zfsInNS(t) {
+	if !emulation.InMountNamespace(t) {
 		return
 	}
 	z := newZfsT(t)
@@ -463,7 +465,7 @@ func TestZFSUsedGrows(t *testing.T) {
 }
 
 func TestZFSConcurrentCreate(t *testing.T) {
-	if !zfsInNS(t) {
+	if !emulation.InMountNamespace(t) {
 		return
 	}
 	z := newZfsT(t)
@@ -494,7 +496,7 @@ func TestZFSConcurrentCreate(t *testing.T) {
 }
 
 func TestZpoolCommands(t *testing.T) {
-	if !zfsInNS(t) {
+	if !emulation.InMountNamespace(t) {
 		return
 	}
 	z := newZfsT(t)
@@ -527,7 +529,7 @@ func TestZpoolCommands(t *testing.T) {
 // TestZFSGoZFS reads datasets and the pool through the built zfs and
 // zpool with go-zfs, as the driver does.
 func TestZFSGoZFS(t *testing.T) {
-	if !zfsInNS(t) {
+	if !emulation.InMountNamespace(t) {
 		return
 	}
 	z := newZfsT(t)
