@@ -72,6 +72,10 @@ type startPlan struct {
 	resolvConf []byte
 	// limits are the rctl rules and cores for the jail (limits.go).
 	limits *limitsPlan
+	// volumes are the datasets of the pot fscomps among Nomad's volume
+	// mounts: each gets a snapshot before the start (volumes.go).
+	volumes      []string
+	volumeMounts []pot.MountOptions
 	// keyID names prepare.PubKey, the key the image is verified with
 	// (signature.go); "" without one.
 	keyID string
@@ -103,6 +107,15 @@ func (d *Driver) plan(cfg *drivers.TaskConfig, s *hclspec.TaskSettings) (*startP
 		return nil, err
 	}
 	p.planEnv(cfg)
+	if len(p.volumeMounts) > 0 {
+		ctx, cancel := context.WithTimeout(d.ctx, d.potClient().CallLimit())
+		volumes, err := d.fscompVolumes(ctx, p.volumeMounts)
+		cancel()
+		p.volumes = volumes
+		if err != nil {
+			return nil, err
+		}
+	}
 	if err := p.spec.Validate(); err != nil {
 		// What the job's keys allow but pot does not: a value of the
 		// task's environment pot cannot carry, a volume's mount point.
@@ -240,7 +253,9 @@ func (p *startPlan) planVolumes(cfg *drivers.TaskConfig, mountable func(key, val
 		}
 		jailPath := filepath.Clean(m.TaskPath)
 		host := mountable("volume_mount "+jailPath, m.HostPath, m.HostPath)
-		p.spec.Mounts = append(p.spec.Mounts, pot.MountOptions{HostDir: host, JailPath: jailPath, ReadOnly: m.Readonly})
+		mount := pot.MountOptions{HostDir: host, JailPath: jailPath, ReadOnly: m.Readonly}
+		p.spec.Mounts = append(p.spec.Mounts, mount)
+		p.volumeMounts = append(p.volumeMounts, mount)
 	}
 	if len(cfg.Devices) > 0 {
 		return fmt.Errorf("devices are not supported by the pot driver")
@@ -358,6 +373,9 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		}
 	}()
 
+	if err := d.snapshotVolumes(ctx, cfg, p.volumes); err != nil {
+		return nil, nil, err
+	}
 	network, svc, err := p.network(cfg, created)
 	if err != nil {
 		return nil, nil, err

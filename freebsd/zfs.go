@@ -177,3 +177,52 @@ func DestroyFilesystem(ctx context.Context, name string) error {
 	}
 	return nil
 }
+
+// Snapshot takes snapshot dataset@name (`zfs snapshot`).
+func Snapshot(ctx context.Context, dataset, name string) error {
+	ds, err := datasetOf(ctx, dataset)
+	if err != nil {
+		return err
+	}
+	if name == "" || strings.ContainsAny(name, "@/ \t\n\x00") {
+		return &ZFSError{What: "dataset " + dataset, Err: fmt.Errorf("invalid snapshot name %q", name)}
+	}
+	if _, err := ds.Snapshot(name, false); err != nil {
+		return &ZFSError{What: "dataset " + dataset, Missing: zfsMissing(err), Err: err}
+	}
+	return nil
+}
+
+// Snapshots lists the snapshots of a dataset and those below it
+// (dataset@name; `zfs list -r -t snapshot`).
+func Snapshots(ctx context.Context, dataset string) ([]string, error) {
+	ds, err := datasetOf(ctx, dataset)
+	if err != nil {
+		return nil, err
+	}
+	list, err := ds.Snapshots()
+	if err != nil {
+		return nil, &ZFSError{What: "dataset " + dataset, Missing: zfsMissing(err), Err: err}
+	}
+	out := make([]string, 0, len(list))
+	for _, s := range list {
+		out = append(out, s.Name)
+	}
+	return out, nil
+}
+
+// DestroySnapshot destroys snapshot dataset@name.
+func DestroySnapshot(ctx context.Context, snapshot string) error {
+	dataset, name, ok := strings.Cut(snapshot, "@")
+	if !ok || name == "" || strings.ContainsAny(name, "@/ \t\n\x00") {
+		return &ZFSError{What: "snapshot " + snapshot, Err: errors.New("not a snapshot")}
+	}
+	if _, err := datasetOf(ctx, dataset); err != nil {
+		return err
+	}
+	ds := &zfs.Dataset{Name: snapshot}
+	if err := ds.Destroy(zfs.DestroyDefault); err != nil {
+		return &ZFSError{What: "snapshot " + snapshot, Missing: zfsMissing(err), Err: err}
+	}
+	return nil
+}

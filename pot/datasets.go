@@ -2,6 +2,7 @@ package pot
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 
 	"github.com/bsdpot/nomad-pot-driver/freebsd"
@@ -72,4 +73,19 @@ func FscompDataset(zfsRoot, name string) (string, error) {
 		return "", fmt.Errorf("invalid fscomp name %q", name)
 	}
 	return zfsRoot + "/fscomp/" + name, nil
+}
+
+// FscompOfPath is the fscomp whose mount point path is, in pot's layout
+// (an fscomp is mounted at FS_ROOT/fscomp/NAME), and its dataset; ok is
+// false for any other path. No zfs call: a task's other mounts cost none.
+func FscompOfPath(fsRoot, zfsRoot, path string) (name, dataset string, ok bool) {
+	rest, found := strings.CutPrefix(filepath.Clean(path), filepath.Join(fsRoot, "fscomp")+"/")
+	if !found || rest == "" || strings.Contains(rest, "/") {
+		return "", "", false
+	}
+	ds, err := FscompDataset(zfsRoot, rest)
+	if err != nil {
+		return "", "", false
+	}
+	return rest, ds, true
 }
