@@ -20,6 +20,10 @@ func main() {
 	if filepath.Base(os.Args[0]) == hostvolume.PluginName || os.Getenv(hostvolume.EnvOperation) != "" {
 		os.Exit(hostvolume.Main(os.Args[1:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == "volume" {
+		// An operator's command: nomad-pot-driver volume snapshots|rollback|restore.
+		os.Exit(hostvolume.CommandMain(os.Args[2:]))
+	}
 	plugins.Serve(func(logger hclog.Logger) interface{} {
 		return driver.New(logger)
 	})

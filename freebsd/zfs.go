@@ -213,16 +213,52 @@ func Snapshots(ctx context.Context, dataset string) ([]string, error) {
 
 // DestroySnapshot destroys snapshot dataset@name.
 func DestroySnapshot(ctx context.Context, snapshot string) error {
-	dataset, name, ok := strings.Cut(snapshot, "@")
-	if !ok || name == "" || strings.ContainsAny(name, "@/ \t\n\x00") {
-		return &ZFSError{What: "snapshot " + snapshot, Err: errors.New("not a snapshot")}
-	}
-	if _, err := datasetOf(ctx, dataset); err != nil {
+	ds, err := snapshotOf(ctx, snapshot)
+	if err != nil {
 		return err
 	}
-	ds := &zfs.Dataset{Name: snapshot}
 	if err := ds.Destroy(zfs.DestroyDefault); err != nil {
 		return &ZFSError{What: "snapshot " + snapshot, Missing: zfsMissing(err), Err: err}
 	}
 	return nil
+}
+
+// Rollback rolls a dataset back to its snapshot dataset@name (`zfs
+// rollback -r`: later snapshots are destroyed).
+func Rollback(ctx context.Context, snapshot string) error {
+	ds, err := snapshotOf(ctx, snapshot)
+	if err != nil {
+		return err
+	}
+	if err := ds.Rollback(true); err != nil {
+		return &ZFSError{What: "snapshot " + snapshot, Missing: zfsMissing(err), Err: err}
+	}
+	return nil
+}
+
+// Clone makes dest a clone of snapshot (`zfs clone`).
+func Clone(ctx context.Context, snapshot, dest string) error {
+	ds, err := snapshotOf(ctx, snapshot)
+	if err != nil {
+		return err
+	}
+	if err := checkDatasetName(dest); err != nil {
+		return err
+	}
+	if _, err := ds.Clone(dest, nil); err != nil {
+		return &ZFSError{What: "snapshot " + snapshot, Missing: zfsMissing(err), Err: err}
+	}
+	return nil
+}
+
+// snapshotOf checks a snapshot's name, DATASET@NAME.
+func snapshotOf(ctx context.Context, snapshot string) (*zfs.Dataset, error) {
+	dataset, name, ok := strings.Cut(snapshot, "@")
+	if !ok || name == "" || strings.ContainsAny(name, "@/ \t\n\x00") {
+		return nil, &ZFSError{What: "snapshot " + snapshot, Err: errors.New("not a snapshot")}
+	}
+	if _, err := datasetOf(ctx, dataset); err != nil {
+		return nil, err
+	}
+	return &zfs.Dataset{Name: snapshot, Type: zfs.DatasetSnapshot}, nil
 }

@@ -202,3 +202,12 @@ func Main(args []string) int {
 	defer cancel()
 	return p.Run(ctx, args, os.Getenv, os.Stdout, os.Stderr)
 }
+
+// CommandMain is `nomad-pot-driver volume ...`, for an operator (pot
+// and zfs from PATH).
+func CommandMain(args []string) int {
+	o := &Operator{Pot: pot.New(freebsd.FindTool("pot", pot.DefaultBin), nil)}
+	ctx, cancel := context.WithTimeout(context.Background(), commandDeadline)
+	defer cancel()
+	return o.Command(ctx, args, os.Stdout, os.Stderr)
+}

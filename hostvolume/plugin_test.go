@@ -25,24 +25,8 @@ func TestPluginOnEmulation(t *testing.T) {
 	if !emulation.InMountNamespace(t) {
 		return
 	}
-	m := emulation.New(t, "zfs", "zpool")
-	m.Setenv(t)
-	base := t.TempDir()
-	m.Run("zpool", "create", "-m", "none", "zroot", "/dev/emulated")
-	// Before the folders go: the pool's datasets are mounted under base.
-	t.Cleanup(func() { _, _ = m.Try("zpool", "destroy", "-f", "zroot") })
-	m.Run("zfs", "create", "-o", "mountpoint="+filepath.Join(base, "pot"), "zroot/pot")
-	m.Run("zfs", "create", "zroot/pot/fscomp")
-
-	bin := filepath.Join(t.TempDir(), "potsim")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/potsim").CombinedOutput(); err != nil {
-		t.Fatalf("building potsim: %v\n%s", err, out)
-	}
-	t.Setenv("POTSIM_ROOT", t.TempDir())
-	if out, err := exec.Command(bin, "init").CombinedOutput(); err != nil {
-		t.Fatalf("potsim init: %v\n%s", err, out)
-	}
-	p := &Plugin{Pot: pot.New(bin, nil)}
+	m, base, client := emulatedPot(t)
+	p := &Plugin{Pot: client}
 	run := func(env map[string]string) (int, string) {
 		t.Helper()
 		var out, errOut bytes.Buffer
@@ -116,4 +100,29 @@ func TestPluginOnEmulation(t *testing.T) {
 	if code, out := run(map[string]string{EnvOperation: OpFingerprint}); code != 0 || strings.TrimSpace(out) != `{"version":"`+Version+`"}` {
 		t.Fatalf("fingerprint: %d %s", code, out)
 	}
+}
+
+// emulatedPot is a machine with the emulation's zfs (pool zroot, pot's
+// root zroot/pot mounted at BASE/pot, its fscomp dataset) and potsim as
+// pot; the caller runs in a mount namespace of its own.
+func emulatedPot(t *testing.T) (*emulation.Machine, string, *pot.Client) {
+	t.Helper()
+	m := emulation.New(t, "zfs", "zpool")
+	m.Setenv(t)
+	base := t.TempDir()
+	m.Run("zpool", "create", "-m", "none", "zroot", "/dev/emulated")
+	// Before the folders go: the pool's datasets are mounted under base.
+	t.Cleanup(func() { _, _ = m.Try("zpool", "destroy", "-f", "zroot") })
+	m.Run("zfs", "create", "-o", "mountpoint="+filepath.Join(base, "pot"), "zroot/pot")
+	m.Run("zfs", "create", "zroot/pot/fscomp")
+
+	bin := filepath.Join(t.TempDir(), "potsim")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/potsim").CombinedOutput(); err != nil {
+		t.Fatalf("building potsim: %v\n%s", err, out)
+	}
+	t.Setenv("POTSIM_ROOT", t.TempDir())
+	if out, err := exec.Command(bin, "init").CombinedOutput(); err != nil {
+		t.Fatalf("potsim init: %v\n%s", err, out)
+	}
+	return m, base, pot.New(bin, nil)
 }

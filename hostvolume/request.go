@@ -271,3 +271,7 @@ func (r *Request) Fscomp() string { return r.Namespace + "_" + r.Name }
 
 // pluginDeadline is within Nomad's: 60 s for create and delete.
 const pluginDeadline = 55 * time.Second
+
+// commandDeadline bounds an operator's command (a rollback of a large
+// volume takes a while).
+const commandDeadline = 10 * time.Minute

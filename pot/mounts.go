@@ -123,3 +123,34 @@ func (c *Client) mountAll(ctx context.Context, name string, mounts []MountOption
 	}
 	return f.Close()
 }
+
+// PotsMounting lists the pots whose mounts (conf/fscomp.conf) take the
+// host folder dir, running or not.
+func (c *Client) PotsMounting(ctx context.Context, dir string) ([]string, error) {
+	fsRoot, err := c.FSRoot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir(filepath.Join(fsRoot, "jails"))
+	if err != nil {
+		return nil, err
+	}
+	dir = filepath.Clean(dir)
+	var out []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		jfs, err := readJailFS(fsRoot, e.Name())
+		if err != nil {
+			continue // not a pot (any more)
+		}
+		for _, m := range jfs.mounts {
+			if !m.dataset && filepath.Clean(m.host) == dir {
+				out = append(out, e.Name())
+				break
+			}
+		}
+	}
+	return out, nil
+}
