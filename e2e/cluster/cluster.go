@@ -29,6 +29,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bsdpot/nomad-pot-driver/hostvolume"
 	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
@@ -87,6 +88,11 @@ type Options struct {
 	// StopNomad and StartNomad restart it with its allocations (a dev
 	// agent keeps nothing and destroys its allocations when it stops).
 	NomadPersistent bool
+	// HostVolumes installs the driver as the client's host volume plugin
+	// pot-fscomp and allows pot's fscomps as host paths; with potsim the
+	// machine gets the emulation's ZFS, whose mounts need a mount
+	// namespace of the caller's own (volumes.go).
+	HostVolumes bool
 	// HoldPot names a pot subcommand (e.g. "set-env") whose first call
 	// by the plugin is held: the plugin calls a wrapper of pot that, that
 	// once, creates Cluster.HeldFile and waits without running pot until
@@ -143,6 +149,13 @@ type Cluster struct {
 	RecorderLog string
 	// HeldFile exists once the plugin's call of Options.HoldPot is held.
 	HeldFile string
+
+	// extraEnv is added to every process's environment (the emulated
+	// ZFS of Options.HostVolumes with potsim).
+	extraEnv    []string
+	emulatedZFS bool
+	// volumePotDir and driverBin: Options.HostVolumes (volumes.go).
+	volumePotDir, driverBin string
 
 	opts                   Options
 	consul, nomad, haproxy *Proc
@@ -218,6 +231,11 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		builds[c.PotBin] = "./cmd/potsim"
 		builds[c.Webserver] = "./e2e/webserver"
 	}
+	fbsdemuBin := ""
+	if opts.HostVolumes && opts.Potsim {
+		fbsdemuBin = filepath.Join(c.Dir, "bin", "fbsdemu")
+		builds[fbsdemuBin] = "./cmd/fbsdemu"
+	}
 	var recorderBin string
 	if opts.Recorder {
 		recorderBin = filepath.Join(c.Dir, "bin", "recorder")
@@ -233,6 +251,21 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		if _, err := c.Pot("init"); err != nil {
 			return nil, err
 		}
+		if fbsdemuBin != "" {
+			c.logf("ZFS of the FreeBSD emulation: pool %s, pot's root %s/pot", emulatedPool, emulatedPool)
+			if err := c.setUpZFS(fbsdemuBin); err != nil {
+				return nil, err
+			}
+		}
+	}
+	allow := []string{c.HostDir}
+	volumePlugins := ""
+	if opts.HostVolumes {
+		var fscomps string
+		if volumePlugins, fscomps, err = c.setUpVolumePlugin(plugin); err != nil {
+			return nil, err
+		}
+		allow = append(allow, fscomps)
 	}
 	var limitTools map[string]string
 	if opts.Recorder {
@@ -336,7 +369,7 @@ ports {
 		}
 	}
 	nomadCfg := filepath.Join(c.Dir, "nomad.hcl")
-	if err := os.WriteFile(nomadCfg, []byte(nomadConfig(nomadHTTP, nomadRPC, nomadSerf, consulHTTP, pluginPot, c.HostDir, opts.DriverConsul, limitTools, c.SigningPubKey)), 0o644); err != nil {
+	if err := os.WriteFile(nomadCfg, []byte(nomadConfig(nomadHTTP, nomadRPC, nomadSerf, consulHTTP, pluginPot, allow, opts.DriverConsul, limitTools, c.SigningPubKey, volumePlugins)), 0o644); err != nil {
 		return nil, err
 	}
 	// Nomad's plugins (the pot driver, logmon) listen on sockets in
@@ -394,8 +427,16 @@ ports {
 	return c, nil
 }
 
-func nomadConfig(http, rpc, serf, consulHTTP int, potBin, hostDir string, dc *DriverConsul, limitTools map[string]string, signingKey string) string {
+func nomadConfig(http, rpc, serf, consulHTTP int, potBin string, allow []string, dc *DriverConsul, limitTools map[string]string, signingKey, volumePlugins string) string {
 	var extra strings.Builder
+	quoted := make([]string, len(allow))
+	for i, a := range allow {
+		quoted[i] = strconv.Quote(a)
+	}
+	clientExtra := ""
+	if volumePlugins != "" {
+		clientExtra = fmt.Sprintf("  # The pot driver as host volume plugin %s.\n  host_volume_plugin_dir = %q\n", hostvolume.PluginName, volumePlugins)
+	}
 	if signingKey != "" {
 		fmt.Fprintf(&extra, `
     # Every image verified with the cluster's key unless a job names its own.
@@ -440,21 +481,21 @@ client {
     "fingerprint.denylist" = "env_aws,env_gce,env_azure,env_digitalocean"
     "driver.allowlist"     = "pot"
   }
-}
+%s}
 
 # The file in plugin_dir is named "pot", as this block's label.
 plugin "pot" {
   config {
     pot_bin = %q
     # Host folders a job may mount or copy from.
-    host_path_allow = [%q]
+    host_path_allow = [%s]
 %s  }
 }
 
 consul {
   address = "127.0.0.1:%d"
 }
-`, http, rpc, serf, potBin, hostDir, extra.String(), consulHTTP)
+`, http, rpc, serf, clientExtra, potBin, strings.Join(quoted, ", "), extra.String(), consulHTTP)
 }
 
 // nomadReady: a node is ready and its pot driver healthy.
@@ -523,7 +564,7 @@ func (c *Cluster) waitFor(ctx context.Context, p *Proc, limit time.Duration, wha
 
 // procEnv is the environment of a process the cluster starts.
 func (c *Cluster) procEnv(extra ...string) []string {
-	return cleanEnv(append([]string{RunEnv + "=" + c.Dir}, extra...)...)
+	return cleanEnv(append(append([]string{RunEnv + "=" + c.Dir}, c.extraEnv...), extra...)...)
 }
 
 // Procs are the processes the cluster started and still has.
@@ -543,7 +584,7 @@ func (c *Cluster) Procs() []*Proc {
 // Env is the environment for the nomad CLI (NOMAD_ADDR) and potsim
 // (POTSIM_ROOT) of this cluster.
 func (c *Cluster) Env() []string {
-	env := cleanEnv("NOMAD_ADDR="+c.NomadAddr, "CONSUL_HTTP_ADDR="+c.ConsulAddr)
+	env := cleanEnv(append([]string{"NOMAD_ADDR=" + c.NomadAddr, "CONSUL_HTTP_ADDR=" + c.ConsulAddr}, c.extraEnv...)...)
 	if c.PotsimRoot != "" {
 		env = append(env, "POTSIM_ROOT="+c.PotsimRoot)
 	}
@@ -732,6 +773,9 @@ func (c *Cluster) Stop() error {
 		}
 	}
 	_ = c.Images.Close()
+	if err := c.tearDownZFS(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Dir != "" {
 		if err := cleanRunDir(c.Dir, c.opts.Keep); err != nil {
 			errs = append(errs, err)
