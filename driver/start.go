@@ -426,6 +426,9 @@ func (d *Driver) startPot(cfg *drivers.TaskConfig, p *startPlan) (_ *drivers.Tas
 		return nil, nil, fmt.Errorf("task %s is already started", cfg.ID)
 	}
 	d.registerInConsul(h)
+	for _, ds := range p.volumes {
+		go d.pruneSnapshots(ds) // off StartTask's path
+	}
 	h.logger.Info("pot started", "pid", proc.Pid())
 	return handle, network, nil
 }

@@ -58,8 +58,8 @@ func (d *Driver) fscompVolumes(ctx context.Context, mounts []pot.MountOptions) (
 }
 
 // snapshotVolumes takes the pre-start snapshot of each fscomp volume (one
-// zfs call each) and tells the task; the pruning follows in the
-// background.
+// zfs call each) and tells the task; the pruning (pruneSnapshots) follows
+// once StartTask is done.
 func (d *Driver) snapshotVolumes(ctx context.Context, cfg *drivers.TaskConfig, datasets []string) error {
 	for _, ds := range datasets {
 		name := fmt.Sprintf("%s%s-%d", snapshotPrefix, cleanNamePart(cfg.AllocID, 36), time.Now().UnixNano())
@@ -67,7 +67,6 @@ func (d *Driver) snapshotVolumes(ctx context.Context, cfg *drivers.TaskConfig, d
 			return fmt.Errorf("the volume's restore point before the start (zfs snapshot %s@%s): %w", ds, name, err)
 		}
 		d.emit(cfg, fmt.Sprintf("Volume snapshot %s@%s taken before the start (a restore point)", ds, name))
-		go d.pruneSnapshots(ds)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,11 +90,40 @@ func TestVolumeSnapshots(t *testing.T) {
 		t.Fatalf("the operator's snapshot is gone:\n%s", all)
 	}
 
-	cfg, tc := env.task("plain", "true")
-	cfg.Mounts = []*drivers.MountConfig{{TaskPath: "/data", HostPath: plain}}
-	start(t, h, cfg, tc)
-	if ev := waitEvent(events, cfg.ID, 3*time.Second, func(m string) bool { return strings.HasPrefix(m, "Volume snapshot") }); ev != nil {
-		t.Fatalf("a volume that is no fscomp got a snapshot: %s", ev.Message)
+	// What StartTask asks of zfs, counted by a zfs in front of the
+	// emulation's: one snapshot per fscomp volume, nothing for a task
+	// without one (the image imported, pot's ZFS root known).
+	wrap := t.TempDir()
+	calls := filepath.Join(wrap, "calls")
+	// potsim's own calls (it keeps its pots' datasets) are pot's, not the
+	// driver's: only those of the test's process count.
+	script := "#!/bin/sh\n[ \"$PPID\" = " + strconv.Itoa(os.Getpid()) + " ] && echo \"$*\" >> " + calls + "\nexec " + filepath.Join(env.emu.Bin, "zfs") + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(wrap, "zfs"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	waitResult(t, h, cfg.ID, 20*time.Second)
+	t.Setenv("PATH", wrap+string(os.PathListSeparator)+os.Getenv("PATH"))
+	zfsCalls := func(mounts []*drivers.MountConfig) []string {
+		t.Helper()
+		os.Remove(calls)
+		cfg, tc := env.task("counted", "true")
+		cfg.Mounts = mounts
+		encode(t, cfg, tc)
+		allocDir(t, h, cfg, true)
+		if _, _, err := h.StartTask(cfg); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(calls)
+		waitResult(t, h, cfg.ID, 20*time.Second)
+		time.Sleep(500 * time.Millisecond) // the pruning after it
+		return strings.Fields(strings.ReplaceAll(string(data), " ", "_"))
+	}
+	if got := zfsCalls([]*drivers.MountConfig{{TaskPath: "/data", HostPath: volume}}); len(got) != 1 || !strings.HasPrefix(got[0], "snapshot_") {
+		t.Fatalf("zfs calls of StartTask with one fscomp volume: %q, want one snapshot", got)
+	}
+	if got := zfsCalls([]*drivers.MountConfig{{TaskPath: "/data", HostPath: plain}}); len(got) != 0 {
+		t.Fatalf("zfs calls of StartTask with a volume that is no fscomp: %q, want none", got)
+	}
+	if got := zfsCalls(nil); len(got) != 0 {
+		t.Fatalf("zfs calls of StartTask without volumes: %q, want none", got)
+	}
 }
