@@ -96,9 +96,13 @@ func (c *Cluster) setUpVolumePlugin(driverBin string) (pluginDir, fscomps string
 	}
 	var script strings.Builder
 	script.WriteString("#!/bin/sh\n# The pot driver as Nomad's host volume plugin, in the cluster's environment.\n")
-	for _, kv := range c.volumeEnv(potDir) {
+	// All of the cluster's environment (under the FreeBSD emulation its
+	// FBSDEMU_* variables too), as the driver has it.
+	for _, kv := range cleanEnv(c.volumeEnv(potDir)...) {
 		k, v, _ := strings.Cut(kv, "=")
-		fmt.Fprintf(&script, "export %s=%s\n", k, pot.ShellQuoteWord(v))
+		if pot.IsEnvName(k) {
+			fmt.Fprintf(&script, "export %s=%s\n", k, pot.ShellQuoteWord(v))
+		}
 	}
 	fmt.Fprintf(&script, "exec %s \"$@\"\n", pot.ShellQuoteWord(driverBin))
 	if err := os.WriteFile(filepath.Join(pluginDir, hostvolume.PluginName), []byte(script.String()), 0o755); err != nil {
