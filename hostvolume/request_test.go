@@ -1,8 +1,15 @@
 package hostvolume
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
 const testID = "3f6a1c2e-8b1d-4c1f-9f55-0d1e2a3b4c5d"
@@ -113,4 +120,37 @@ func FuzzParseParams(f *testing.F) {
 			t.Fatalf("%q: snapshots %d", s, p.Snapshots)
 		}
 	})
+}
+
+// A pool without the space asked for: zfs refuses the create, which makes
+// nothing; the plugin answers zfs's message (exit 1) and makes nothing
+// else. (The emulation's zfs does not count space: stand-ins here.)
+func TestCreateFullPool(t *testing.T) {
+	dir := t.TempDir()
+	created := filepath.Join(dir, "created")
+	for name, body := range map[string]string{
+		"pot": "#!/bin/sh\necho zroot/pot\n",
+		"zfs": `#!/bin/sh
+case "$1" in
+get) echo "cannot open '$5': dataset does not exist" >&2; exit 1 ;;
+create) echo "cannot create 'zroot/pot/fscomp/default_data': out of space" >&2; exit 1 ;;
+*) echo "$*" >> ` + created + `; exit 0 ;;
+esac
+`,
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	p := &Plugin{Pot: pot.New(filepath.Join(dir, "pot"), nil)}
+	var out, errOut bytes.Buffer
+	code := p.Run(context.Background(), []string{OpCreate}, envOf(createEnv(EnvCapacityMin, "1099511627776000", EnvCapacityMax, "1099511627776000", EnvParameters, `{"reserve":"true"}`)), &out, &errOut)
+	var e ErrorResponse
+	if code != 1 || json.Unmarshal(out.Bytes(), &e) != nil || !strings.Contains(e.Error, "out of space") {
+		t.Fatalf("create on a full pool: exit %d, %s", code, out.String())
+	}
+	if data, err := os.ReadFile(created); err == nil {
+		t.Fatalf("more zfs calls after the refused create: %s", data)
+	}
 }
