@@ -40,6 +40,7 @@ import (
 
 	"github.com/bsdpot/nomad-pot-driver/freebsd"
 	"github.com/bsdpot/nomad-pot-driver/hclspec"
+	"github.com/bsdpot/nomad-pot-driver/internal/emulation"
 	"github.com/bsdpot/nomad-pot-driver/internal/imagehash"
 	"github.com/bsdpot/nomad-pot-driver/pot"
 )
@@ -96,13 +97,17 @@ func loadBenchConfig(tb testing.TB) benchConfig {
 // or the pot named by BENCH_POT (on FreeBSD, /usr/local/bin/pot by default)
 // with the image named by BENCH_IMAGE_URL, BENCH_IMAGE and BENCH_TAG.
 type benchEnv struct {
-	tb       testing.TB
-	potBin   string
-	potsim   bool
-	callLog  string // potsim's call log; empty for real pot
-	imageURL string
-	image    string
-	tag      string
+	tb      testing.TB
+	potBin  string
+	potsim  bool
+	callLog string // potsim's call log; empty for real pot
+	// volume is the folder of a pot fscomp on the emulation's ZFS, and
+	// zfsLog where a zfs in front of the emulation's logs the zfs calls
+	// of the benchmark's process (potsim only).
+	volume, zfsLog string
+	imageURL       string
+	image          string
+	tag            string
 }
 
 func newBenchEnv(b *testing.B) *benchEnv {
@@ -139,6 +144,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		}))
 		b.Cleanup(srv.Close)
 		e.imageURL, e.image, e.tag = srv.URL, testImage, testTag
+		e.emulateZFS(root)
 		return e
 	}
 	e.imageURL, e.image, e.tag = os.Getenv("BENCH_IMAGE_URL"), os.Getenv("BENCH_IMAGE"), os.Getenv("BENCH_TAG")
@@ -298,7 +304,11 @@ func (e *benchEnv) newDriver() *benchHarness {
 	}
 	h := &benchHarness{DriverPlugin: raw.(drivers.DriverPlugin), impl: d, calls: rec, client: client, server: server}
 	var data []byte
-	if err := base.MsgPackEncode(&data, &hclspec.PluginConfig{PotBin: e.potBin}); err != nil {
+	pc := &hclspec.PluginConfig{PotBin: e.potBin}
+	if e.volume != "" {
+		pc.HostPathAllow = []string{e.volume}
+	}
+	if err := base.MsgPackEncode(&data, pc); err != nil {
 		e.tb.Fatal(err)
 	}
 	if err := h.SetConfig(&base.Config{PluginConfig: data}); err != nil {
@@ -625,4 +635,32 @@ func quantile(ds []time.Duration, q float64) float64 {
 		rank = len(s) - 1
 	}
 	return float64(s[rank]) / float64(time.Millisecond)
+}
+
+// emulateZFS gives the potsim benchmark the emulation's ZFS, a pot fscomp
+// bench_volume under root/fscomp, and a zfs in front of the emulation's
+// that logs the calls of this process (not potsim's: it keeps its pots'
+// datasets too).
+func (e *benchEnv) emulateZFS(root string) {
+	b := e.tb
+	m := emulation.New(b, "zfs", "zpool")
+	m.Setenv(b)
+	m.Pool("zroot", "zroot/pot/jails", "zroot/pot/fscomp/bench_volume")
+	e.volume = filepath.Join(root, "fscomp", "bench_volume")
+	if err := os.MkdirAll(e.volume, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	wrap := b.TempDir()
+	e.zfsLog = filepath.Join(wrap, "calls")
+	script := "#!/bin/sh\n[ \"$PPID\" = " + strconv.Itoa(os.Getpid()) + " ] && echo \"$*\" >> " + e.zfsLog + "\nexec " + filepath.Join(m.Bin, "zfs") + " \"$@\"\n"
+	if err := os.WriteFile(filepath.Join(wrap, "zfs"), []byte(script), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	b.Setenv("PATH", wrap+string(os.PathListSeparator)+os.Getenv("PATH"))
+}
+
+// zfsCalls is how many zfs calls the benchmark's process has made.
+func (e *benchEnv) zfsCalls() int {
+	data, _ := os.ReadFile(e.zfsLog)
+	return strings.Count(string(data), "\n")
 }

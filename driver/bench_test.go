@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/nomad/plugins/drivers"
 )
 
 // BenchmarkDriver measures P1..P4 with 1, 50 and 200 tasks running
@@ -398,7 +400,7 @@ func (f *fleet) startOverhead(b *testing.B) map[string]float64 {
 		_, by := countDelta(k0, f.env.callCounts())
 		b.Logf("bench: P1 tasks=%d: pot processes for %d starts and removals by subcommand (potsim log): %s", f.n, f.cfg.starts, formatCounts(by))
 	}
-	return map[string]float64{
+	m := map[string]float64{
 		"p1_overhead_ms_p50":     quantile(overhead, 0.5),
 		"p1_overhead_ms_p99":     quantile(overhead, 0.99),
 		"p1_wall_ms_p50":         quantile(wall, 0.5),
@@ -408,6 +410,45 @@ func (f *fleet) startOverhead(b *testing.B) map[string]float64 {
 		"p1_starts":              float64(f.cfg.starts),
 		"real_pot":               realPot(f.env),
 	}
+	if f.env.volume != "" {
+		m["p1_zfs_calls_per_start"] = f.zfsCallsPerStart(b, nil)
+		m["p1_zfs_calls_per_start_volume"] = f.zfsCallsPerStart(b, []*drivers.MountConfig{{TaskPath: "/data", HostPath: f.env.volume}})
+	}
+	return m
+}
+
+// zfsCallsPerStart is how many zfs calls StartTask makes for a task with
+// these volume mounts (the emulation's zfs, potsim), over a few starts.
+func (f *fleet) zfsCallsPerStart(b *testing.B, mounts []*drivers.MountConfig) float64 {
+	const starts = 5
+	total := 0
+	for i := 0; i < starts; i++ {
+		t := f.sample("p1-zfs")
+		t.cfg.Mounts = mounts
+		settle()
+		before := f.env.zfsCalls()
+		handle, _, err := f.h.StartTask(t.cfg)
+		if err != nil {
+			b.Fatalf("StartTask: %v", err)
+		}
+		total += f.env.zfsCalls() - before
+		t.handle = handle
+		if _, err := t.waitPid(time.Minute); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.remove(t); err != nil {
+			b.Fatalf("DestroyTask: %v", err)
+		}
+		// The pruning of the volume's snapshots follows StartTask: let
+		// it finish before the next start is counted.
+		for last, quiet, tries := f.env.zfsCalls(), 0, 0; quiet < 3 && tries < 50; quiet, tries = quiet+1, tries+1 {
+			time.Sleep(100 * time.Millisecond)
+			if now := f.env.zfsCalls(); now != last {
+				last, quiet = now, -1
+			}
+		}
+	}
+	return float64(total) / starts
 }
 
 // exitBatch is how many sample tasks run at a time in P2.

@@ -201,6 +201,7 @@ var rows = []row{
 	{"P1 StartTask wall time, median / p99 (ms)", "", "P1-start", "p1_wall_ms_p50|p1_wall_ms_p99", "%.1f / %.1f"},
 	{"P1 time inside pot commands, median (ms)", "", "P1-start", "p1_in_pot_ms_p50", "%.1f"},
 	{"P1 pot calls per start", "", "P1-start", "p1_pot_calls_per_start", "%.0f"},
+	{"P1 zfs calls per start, no volume / one pot fscomp volume", "0 / 1", "P1-start", "p1_zfs_calls_per_start|p1_zfs_calls_per_start_volume", "%.1f / %.1f"},
 	{"**P2** exit → WaitTask, owned, p50 / p99 (ms)", "p99 ≤ 50 ms", "P2-exit-owned", "p2_exit_ms_p50|p2_exit_ms_p99", "%.1f / %.1f"},
 	{"  of which pot's teardown (exit → `pot start` exits), p50 / p99", "", "P2-exit-owned", "p2_pot_teardown_ms_p50|p2_pot_teardown_ms_p99", "%.1f / %.1f"},
 	{"  of which `pot last-run-stats`, p50", "", "P2-exit-owned", "p2_in_pot_ms_p50", "%.1f"},

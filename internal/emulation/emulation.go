@@ -93,7 +93,7 @@ func (m *Machine) Add(tools ...string) {
 
 // Setenv puts the tools first on PATH and the state folder in the
 // environment, for the rest of the test (not a parallel one).
-func (m *Machine) Setenv(t *testing.T) {
+func (m *Machine) Setenv(t testing.TB) {
 	t.Setenv("PATH", m.Bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	t.Setenv(StateEnv, m.State)
 }
