@@ -308,15 +308,22 @@ func testKillPot(t *testing.T, c *cluster.Cluster, job string, jails []jail) {
 	took := waitDriverRegistrations(t, c, jails, 15*time.Second)
 	t.Logf("the task ran again in pot %s %s after pot stop, registered %s later", newPot, restartedAt.Sub(killedAt).Round(time.Millisecond), took.Round(time.Millisecond))
 
-	// What the operator sees.
-	st := nomad(t, c, "alloc", "status", victim.alloc.ID).Stdout
+	// What the operator sees, once the client has passed the new task's
+	// events on to the server (it sends them in batches, after the
+	// registration Consul already shows).
+	want := []string{`Terminated\s+Exit Code: \d+`, `Restarting\s+Task restarting in`, `Driver\s+Registered in Consul as jail-pot at ` + regexp.QuoteMeta(jails[0].jailAddr())}
+	var st string
+	eventually(t, 15*time.Second, "nomad alloc status to show the restart and the new registration", func() (bool, string) {
+		st = nomad(t, c, "alloc", "status", victim.alloc.ID).Stdout
+		for _, re := range want {
+			if !regexp.MustCompile(re).MatchString(st) {
+				return false, fmt.Sprintf("no match for %q:\n%s", re, st)
+			}
+		}
+		return true, ""
+	})
 	if n := totalRestarts(st); n != 1 {
 		t.Errorf("nomad alloc status shows Total Restarts = %d, want 1:\n%s", n, st)
-	}
-	for _, re := range []string{`Terminated\s+Exit Code: \d+`, `Restarting\s+Task restarting in`, `Driver\s+Registered in Consul as jail-pot at ` + regexp.QuoteMeta(jails[0].jailAddr())} {
-		if !regexp.MustCompile(re).MatchString(st) {
-			t.Errorf("nomad alloc status does not match %q:\n%s", re, st)
-		}
 	}
 }
 
