@@ -439,8 +439,9 @@ func (f *fleet) zfsCallsPerStart(b *testing.B, mounts []*drivers.MountConfig) fl
 		if err := f.remove(t); err != nil {
 			b.Fatalf("DestroyTask: %v", err)
 		}
-		// The pruning of the volume's snapshots follows StartTask: let
-		// it finish before the next start is counted.
+		// The pruning of the volume's snapshots follows StartTask by
+		// pruneDelay: let it finish before the next start is counted.
+		time.Sleep(pruneDelay)
 		for last, quiet, tries := f.env.zfsCalls(), 0, 0; quiet < 3 && tries < 50; quiet, tries = quiet+1, tries+1 {
 			time.Sleep(100 * time.Millisecond)
 			if now := f.env.zfsCalls(); now != last {

@@ -71,9 +71,18 @@ func (d *Driver) snapshotVolumes(ctx context.Context, cfg *drivers.TaskConfig, d
 	return nil
 }
 
-// pruneSnapshots destroys the driver's snapshots of dataset beyond the
-// newest N.
+// pruneDelay is how long after a start its volume's snapshots are
+// pruned: the jail's start does not share the disk with zfs destroys.
+const pruneDelay = time.Second
+
+// pruneSnapshots destroys, pruneDelay after a start, the driver's
+// snapshots of dataset beyond the newest N.
 func (d *Driver) pruneSnapshots(dataset string) {
+	select {
+	case <-time.After(pruneDelay):
+	case <-d.ctx.Done():
+		return
+	}
 	ctx, cancel := context.WithTimeout(d.ctx, 2*time.Minute)
 	defer cancel()
 	keep := hostvolume.DefaultSnapshots

@@ -79,6 +79,8 @@ func TestVolumeSnapshots(t *testing.T) {
 		taken = append(taken, snap)
 		waitResult(t, h, cfg.ID, 20*time.Second)
 	}
+	// Every start's pruning has run (each pruneDelay after its start).
+	time.Sleep(pruneDelay + 500*time.Millisecond)
 	deadline := time.Now().Add(20 * time.Second)
 	for !sameSet(ours(), taken[1:]) {
 		if time.Now().After(deadline) {
@@ -114,7 +116,7 @@ func TestVolumeSnapshots(t *testing.T) {
 		}
 		data, _ := os.ReadFile(calls)
 		waitResult(t, h, cfg.ID, 20*time.Second)
-		time.Sleep(500 * time.Millisecond) // the pruning after it
+		time.Sleep(pruneDelay + 500*time.Millisecond) // the pruning after it
 		return strings.Fields(strings.ReplaceAll(string(data), " ", "_"))
 	}
 	if got := zfsCalls([]*drivers.MountConfig{{TaskPath: "/data", HostPath: volume}}); len(got) != 1 || !strings.HasPrefix(got[0], "snapshot_") {
