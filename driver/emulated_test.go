@@ -3,12 +3,12 @@ package driver
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/nomad/plugins/drivers"
+	dtestutil "github.com/hashicorp/nomad/plugins/drivers/testutils"
 
 	"github.com/bsdpot/nomad-pot-driver/freebsd"
 	"github.com/bsdpot/nomad-pot-driver/hclspec"
@@ -36,10 +36,10 @@ func newEmulatedEnv(t *testing.T) *emulatedEnv {
 	return &emulatedEnv{testEnv: env, m: env.emu}
 }
 
-func (e *emulatedEnv) driver() (*Driver, *hclspec.PluginConfig) {
-	cfg := &hclspec.PluginConfig{PotBin: potsimBin, RctlBin: filepath.Join(e.m.Bin, "rctl"), CpusetBin: filepath.Join(e.m.Bin, "cpuset")}
-	d, _ := e.newDriverWith(cfg)
-	return d, cfg
+// driver is a driver with the plugin's defaults: pot is potsim, rctl and
+// cpuset the machine's (the emulation's, found on PATH).
+func (e *emulatedEnv) driver() (*Driver, *dtestutil.DriverHarness) {
+	return e.newDriverWith(&hclspec.PluginConfig{PotBin: potsimBin})
 }
 
 func attrString(t *testing.T, fp *drivers.Fingerprint, k string) string {
@@ -103,7 +103,7 @@ func TestFingerprintOnEmulation(t *testing.T) {
 // (sysctl) a task asking for limits fails saying how to enable it.
 func TestLimitsOnEmulation(t *testing.T) {
 	e := newEmulatedEnv(t)
-	_, h := e.newDriverWith(&hclspec.PluginConfig{PotBin: potsimBin, RctlBin: filepath.Join(e.m.Bin, "rctl"), CpusetBin: filepath.Join(e.m.Bin, "cpuset")})
+	_, h := e.driver()
 	cfg, tc := e.task("limited", "echo ready; exec sleep 600")
 	withResources(cfg, 256, 512, 2000, "")
 	tc.Rctl = hclspec.MapStrStr{"maxproc": "100"}
@@ -128,7 +128,7 @@ func TestLimitsOnEmulation(t *testing.T) {
 	}
 
 	e.m.Run("sysctl", "kern.racct.enable=0")
-	_, h = e.newDriverWith(&hclspec.PluginConfig{PotBin: potsimBin, RctlBin: filepath.Join(e.m.Bin, "rctl"), CpusetBin: filepath.Join(e.m.Bin, "cpuset")})
+	_, h = e.driver()
 	cfg, tc = e.task("noracct", "exit 0")
 	e.startFails(h, cfg, tc, "racct is disabled on this host (kern.racct.enable=0)", freebsd.RacctHowToEnable)
 }

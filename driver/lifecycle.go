@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -271,16 +270,10 @@ func (d *Driver) destroyPotsOfTask(taskID string) error {
 func (d *Driver) destroyPot(name string) error {
 	ctx, cancel := context.WithTimeout(d.ctx, 2*time.Minute)
 	defer cancel()
-	client := d.potClient()
-	err := client.Destroy(ctx, name, true)
-	if err == nil {
-		return nil
+	if err := d.potClient().Remove(ctx, name); err != nil {
+		return fmt.Errorf("destroying pot %s: %w", name, err)
 	}
-	names, lerr := client.List(ctx)
-	if lerr == nil && !slices.Contains(names, name) {
-		return nil
-	}
-	return fmt.Errorf("destroying pot %s: %w", name, err)
+	return nil
 }
 
 // InspectTask returns the task's status.

@@ -37,7 +37,8 @@ func (d *Driver) fscompVolumes(ctx context.Context, mounts []pot.MountOptions) (
 	var datasets []string
 	var zfsRoot string
 	for _, m := range mounts {
-		if _, _, ok := pot.FscompOfPath(fsRoot, "", m.HostDir); !ok {
+		name, ok := pot.FscompOfPath(fsRoot, m.HostDir)
+		if !ok {
 			continue
 		}
 		if zfsRoot == "" {
@@ -51,7 +52,10 @@ func (d *Driver) fscompVolumes(ctx context.Context, mounts []pot.MountOptions) (
 			}
 			zfsRoot = zi.root
 		}
-		_, ds, _ := pot.FscompOfPath(fsRoot, zfsRoot, m.HostDir)
+		ds, err := pot.FscompDataset(zfsRoot, name)
+		if err != nil {
+			return nil, err
+		}
 		datasets = append(datasets, ds)
 	}
 	return datasets, nil

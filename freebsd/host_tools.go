@@ -56,15 +56,21 @@ func FindTool(name, def string) string {
 	return def
 }
 
+// bounded is the host's tools with each call bounded by hostCallTimeout.
+func (h *toolHost) bounded() Tools {
+	t := h.tools
+	if t.Timeout <= 0 || t.Timeout > hostCallTimeout {
+		t.Timeout = hostCallTimeout
+	}
+	return t
+}
+
 // errNoOID: sysctl knows no such variable ("unknown oid", exit 1).
 var errNoOID = errors.New("no such sysctl variable")
 
 // sysctl reads one variable (`sysctl -n NAME`).
 func (h *toolHost) sysctl(ctx context.Context, name string) (string, error) {
-	t := h.tools
-	if t.Timeout <= 0 || t.Timeout > hostCallTimeout {
-		t.Timeout = hostCallTimeout
-	}
+	t := h.bounded()
 	out, err := t.run(ctx, FindTool("sysctl", DefaultSysctlBin), "-n", name)
 	if err != nil {
 		var te *ToolError
@@ -137,10 +143,7 @@ func (h *toolHost) VNET() (bool, error) {
 }
 
 func (h *toolHost) PF(ctx context.Context) (bool, error) {
-	t := h.tools
-	if t.Timeout <= 0 || t.Timeout > hostCallTimeout {
-		t.Timeout = hostCallTimeout
-	}
+	t := h.bounded()
 	out, err := t.run(ctx, FindTool("pfctl", DefaultPfctlBin), "-s", "info")
 	if err != nil {
 		var te *ToolError

@@ -17,7 +17,7 @@ func JailsDataset(zfsRoot string) string { return zfsRoot + "/jails" }
 
 // Dataset is the dataset of pot name.
 func Dataset(zfsRoot, name string) (string, error) {
-	if name == "" || strings.ContainsAny(name, "/@ \t\n\x00") || strings.HasPrefix(name, "-") {
+	if !datasetName(name) {
 		return "", fmt.Errorf("invalid pot name %q", name)
 	}
 	return JailsDataset(zfsRoot) + "/" + name, nil
@@ -69,23 +69,25 @@ func PotDatasets(zfsRoot string, list []freebsd.Filesystem) map[string]PotDatase
 // FscompDataset is the dataset of fscomp name (`pot create-fscomp -f
 // NAME`, listed by `pot ls -f`): ZFS_ROOT/fscomp/NAME.
 func FscompDataset(zfsRoot, name string) (string, error) {
-	if name == "" || strings.ContainsAny(name, "/@ \t\n\x00") || strings.HasPrefix(name, "-") {
+	if !datasetName(name) {
 		return "", fmt.Errorf("invalid fscomp name %q", name)
 	}
 	return zfsRoot + "/fscomp/" + name, nil
 }
 
-// FscompOfPath is the fscomp whose mount point path is, in pot's layout
-// (an fscomp is mounted at FS_ROOT/fscomp/NAME), and its dataset; ok is
-// false for any other path. No zfs call: a task's other mounts cost none.
-func FscompOfPath(fsRoot, zfsRoot, path string) (name, dataset string, ok bool) {
+// FscompOfPath is the fscomp whose mount point path is in pot's layout (an
+// fscomp is mounted at FS_ROOT/fscomp/NAME); ok is false for any other
+// path. No zfs call: a task's other mounts cost none.
+func FscompOfPath(fsRoot, path string) (name string, ok bool) {
 	rest, found := strings.CutPrefix(filepath.Clean(path), filepath.Join(fsRoot, "fscomp")+"/")
-	if !found || rest == "" || strings.Contains(rest, "/") {
-		return "", "", false
+	if !found || !datasetName(rest) {
+		return "", false
 	}
-	ds, err := FscompDataset(zfsRoot, rest)
-	if err != nil {
-		return "", "", false
-	}
-	return rest, ds, true
+	return rest, true
+}
+
+// datasetName says whether name can be the last part of a pot's or an
+// fscomp's dataset: not empty, no '/', '@', whitespace or leading '-'.
+func datasetName(name string) bool {
+	return name != "" && !strings.ContainsAny(name, "/@ \t\n\x00") && !strings.HasPrefix(name, "-")
 }

@@ -210,10 +210,16 @@ func (c *Client) setUp(ctx context.Context, name string, s Spec) (step string, _
 // when the caller's context has ended.
 const undoLimit = 2 * time.Minute
 
-// undo destroys a pot Create made; one that is not there is fine.
+// undo removes a pot Create made, also after ctx ended.
 func (c *Client) undo(ctx context.Context, name string) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), undoLimit)
 	defer cancel()
+	return c.Remove(ctx, name)
+}
+
+// Remove destroys a pot, stopping it first (Destroy with force); one that
+// is not there (pot's file tree: Exists) is removed already.
+func (c *Client) Remove(ctx context.Context, name string) error {
 	if there, err := c.Exists(ctx, name); err == nil && !there {
 		return nil
 	}
