@@ -6,7 +6,7 @@ DRIVER  := $(BIN)/nomad-pot-driver
 POTSIM  := $(BIN)/potsim
 PKGS    := ./...
 
-.PHONY: all build freebsd potsim test test-unit test-race lint fuzz clean demo e2e agents bench test-realpot
+.PHONY: all build freebsd potsim test test-unit test-race lint fuzz clean demo demo-cluster e2e e2e-cluster agents bench test-realpot
 
 all: build
 
@@ -40,6 +40,13 @@ E2E_TIMEOUT ?= 30m
 e2e: agents
 	$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./e2e/...
 
+# The multi-node scenarios alone (one Nomad server, three clients: spread,
+# drain and rolling update under load, a lost client; a volume moved
+# between two clients), writing their figures to docs/cluster.md. make e2e
+# (so make test) runs them too, writing nowhere.
+e2e-cluster: agents
+	CLUSTER_REPORT=$(CURDIR)/docs/cluster.md $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -run '^(TestCluster|TestVolumeMigration)$$' -v ./e2e/
+
 # The same suites against pot's own shell scripts (POT_SCRIPTS: a checkout
 # of bsdpot/pot 0.16, never part of this repository) on the FreeBSD
 # emulation cmd/fbsdemu; as root, needs busybox-static, nftables and signify-openbsd. Without POT_SCRIPTS
@@ -54,6 +61,13 @@ test-realpot:
 demo: build agents
 	$(GO) build -o $(BIN)/pot-demo ./e2e/demo
 	$(BIN)/pot-demo
+
+# The demo on a multi-node cluster: one Nomad server and three clients,
+# six web instances spread over them, until Ctrl-C (potsim, as root: each
+# client gets an interface of its own).
+demo-cluster: build agents
+	$(GO) build -o $(BIN)/pot-demo ./e2e/demo
+	$(BIN)/pot-demo -clients 3
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

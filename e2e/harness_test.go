@@ -163,6 +163,7 @@ func jobFile(root, name string) string { return filepath.Join(root, "example-job
 // alloc is what the tests read of an allocation from Nomad's API.
 type alloc struct {
 	ID, Name, TaskGroup, DesiredStatus, ClientStatus string
+	NodeID, NodeName                                 string
 	AllocatedResources                               struct {
 		Shared struct {
 			Ports []struct {

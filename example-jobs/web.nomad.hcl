@@ -71,11 +71,25 @@ variable "instances" {
   default     = 2
 }
 
+variable "shutdown_delay" {
+  description = "How long an instance keeps serving after its service is deregistered, before it is stopped: haproxy has stopped sending it requests by then (drains and updates lose none)."
+  type        = string
+  default     = "5s"
+}
+
 job "web" {
   type = "service"
 
   group "web" {
     count = var.instances
+
+    # Over several clients, as evenly as they allow.
+    spread {
+      attribute = "${node.unique.id}"
+    }
+
+    # Consul forgets the instance first; it is stopped this long after.
+    shutdown_delay = var.shutdown_delay
 
     network {
       # Nomad allocates a free host port; `to` is the port in the jail.

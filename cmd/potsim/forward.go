@@ -84,7 +84,11 @@ func startForwarders(name, ip string) *forwarders {
 }
 
 func listenPort(proto string, port int) (io.Closer, error) {
-	addr := "0.0.0.0:" + strconv.Itoa(port)
+	host := "0.0.0.0"
+	if potExtifAddr != "" {
+		host = potExtifAddr
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	if proto == "udp" {
 		return net.ListenPacket("udp4", addr)
 	}

@@ -15,10 +15,16 @@ import (
 // 127.0.0.0/8, e.g. 127.200.0.0/16) gives one potsim root a pot network of
 // its own, as two pot hosts have, so that concurrent test runs with
 // different roots never hand out the same address.
+//
+// POTSIM_EXTIF_ADDR is pot.conf's POT_EXTIF_ADDR: the host address exported
+// ports are redirected from (pot's rdr rule "to $POT_EXTIF_ADDR"); without
+// it potsim listens on every address, as a host with one interface. Each
+// client of a multi-node test cluster has an address of its own.
 var (
-	potNetwork = "127.192.0.0/16"
-	potGateway = "127.192.0.1"
-	potDNSIP   = "127.192.0.1"
+	potExtifAddr = os.Getenv("POTSIM_EXTIF_ADDR")
+	potNetwork   = "127.192.0.0/16"
+	potGateway   = "127.192.0.1"
+	potDNSIP     = "127.192.0.1"
 )
 
 func init() {

@@ -105,6 +105,10 @@ type Options struct {
 	// require_signed_images. With a real pot the image is served from a
 	// copy of ImageDir, which stays as it is.
 	SignImages bool
+	// Clients makes a multi-node cluster: one Nomad server and this many
+	// Nomad clients, each a node of its own (nodes.go). 0: one agent,
+	// server and client. Potsim only.
+	Clients int
 	// Keep leaves the run folder in place at Stop (logs, pot roots).
 	Keep bool
 	// Logf reports progress.
@@ -150,12 +154,13 @@ type Cluster struct {
 	// HeldFile exists once the plugin's call of Options.HoldPot is held.
 	HeldFile string
 
-	// extraEnv is added to every process's environment (the emulated
-	// ZFS of Options.HostVolumes with potsim).
-	extraEnv    []string
-	emulatedZFS bool
-	// volumePotDir and driverBin: Options.HostVolumes (volumes.go).
-	volumePotDir, driverBin string
+	// Nodes are the Nomad clients of a multi-node cluster
+	// (Options.Clients), in order; none otherwise.
+	Nodes []*Node
+
+	// host is the single node's pot host (its emulated ZFS with
+	// Options.HostVolumes and potsim, its volume plugin: volumes.go).
+	host potHost
 
 	opts                   Options
 	consul, nomad, haproxy *Proc
@@ -165,6 +170,10 @@ type Cluster struct {
 	nomadArgv, nomadEnv    []string
 	lock                   *machineLock
 	stopped                bool
+	// clients is every Nomad client's config (per node: its own allow
+	// and volume plugins); fbsdemuBin, pluginBin, nomadTmp what they run.
+	clients                         clientSettings
+	fbsdemuBin, pluginBin, nomadTmp string
 }
 
 func (c *Cluster) logf(format string, args ...any) {
@@ -180,6 +189,9 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	c := &Cluster{opts: opts}
 	if opts.Logf == nil {
 		c.opts.Logf = func(string, ...any) {}
+	}
+	if opts.Clients > 0 && (!opts.Potsim || opts.NomadPersistent || opts.HoldPot != "" || opts.Recorder) {
+		return nil, errors.New("a multi-node cluster runs potsim, without NomadPersistent, HoldPot or Recorder")
 	}
 	if !opts.Potsim {
 		if opts.PotBin == "" {
@@ -228,6 +240,9 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 		c.PotBin = filepath.Join(c.Dir, "bin", "potsim")
 		c.Webserver = filepath.Join(c.Dir, "bin", "webserver")
 		c.PotsimRoot = filepath.Join(c.Dir, "potsim")
+		if opts.Clients > 0 {
+			c.PotsimRoot = "" // each node has its own
+		}
 		builds[c.PotBin] = "./cmd/potsim"
 		builds[c.Webserver] = "./e2e/webserver"
 	}
@@ -244,28 +259,14 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 	if err := build(ctx, opts.RepoRoot, builds); err != nil {
 		return nil, err
 	}
-	if opts.Potsim {
-		// As an operator does before anything else: pot refuses every
-		// other subcommand before `pot init`.
-		c.logf("pot init (potsim root %s)", c.PotsimRoot)
-		if _, err := c.Pot("init"); err != nil {
-			return nil, err
-		}
-		if fbsdemuBin != "" {
-			c.logf("ZFS of the FreeBSD emulation: pool %s, pot's root %s/pot", emulatedPool, emulatedPool)
-			if err := c.setUpZFS(fbsdemuBin); err != nil {
-				return nil, err
-			}
-		}
-	}
+	c.fbsdemuBin, c.pluginBin = fbsdemuBin, plugin
+	c.host = potHost{dir: c.Dir, potsimRoot: c.PotsimRoot}
 	allow := []string{c.HostDir}
 	volumePlugins := ""
-	if opts.HostVolumes {
-		var fscomps string
-		if volumePlugins, fscomps, err = c.setUpVolumePlugin(plugin); err != nil {
+	if opts.Clients == 0 {
+		if volumePlugins, allow, err = c.setUpPotHost(&c.host, allow); err != nil {
 			return nil, err
 		}
-		allow = append(allow, fscomps)
 	}
 	var limitTools map[string]string
 	if opts.Recorder {
@@ -368,49 +369,28 @@ ports {
 			return nil, err
 		}
 	}
-	nomadCfg := filepath.Join(c.Dir, "nomad.hcl")
-	if err := os.WriteFile(nomadCfg, []byte(nomadConfig(nomadHTTP, nomadRPC, nomadSerf, consulHTTP, pluginPot, allow, opts.DriverConsul, limitTools, c.SigningPubKey, volumePlugins)), 0o644); err != nil {
-		return nil, err
-	}
+	c.clients = clientSettings{potBin: pluginPot, allow: allow, driverConsul: opts.DriverConsul,
+		limitTools: limitTools, signingKey: c.SigningPubKey, volumePlugins: volumePlugins}
 	// Nomad's plugins (the pot driver, logmon) listen on sockets in
 	// TMPDIR; one killed (TestPluginKilled, a SIGKILLed agent) leaves its
 	// socket behind: in the run folder, which goes at Stop, not in /tmp.
-	nomadTmp := filepath.Join(c.Dir, "tmp")
-	if err := os.MkdirAll(nomadTmp, 0o755); err != nil {
+	c.nomadTmp = filepath.Join(c.Dir, "tmp")
+	if err := os.MkdirAll(c.nomadTmp, 0o755); err != nil {
 		return nil, err
 	}
-	env := c.procEnv("TMPDIR=" + nomadTmp)
-	if opts.Potsim {
-		env = append(env, "POTSIM_ROOT="+c.PotsimRoot)
-	}
-	if c.RecorderLog != "" {
-		// The plugin inherits Nomad's environment, the tools the plugin's.
-		env = append(env, "NOMAD_POT_RECORDER_LOG="+c.RecorderLog)
-	}
-	c.logf("starting Nomad (dev agent) on %s with the pot driver calling %s", c.NomadAddr, c.PotBin)
-	c.nomadArgv = []string{filepath.Join(opts.AgentsDir, "nomad"), "agent", "-dev", "-bind", "127.0.0.1",
-		"-data-dir", filepath.Join(c.Dir, "nomad-data"),
-		"-plugin-dir", filepath.Join(c.Dir, "plugins"),
-		"-config", nomadCfg}
-	if opts.NomadPersistent {
-		serverCfg := filepath.Join(c.Dir, "nomad-server.hcl")
-		if err := os.WriteFile(serverCfg, []byte(persistentNomadConfig), 0o644); err != nil {
+	if opts.Clients > 0 {
+		if err := c.startServer(ctx, nomadHTTP, nomadRPC, nomadSerf, consulHTTP); err != nil {
 			return nil, err
 		}
-		argv := []string{c.nomadArgv[0], "agent"}
-		for _, a := range c.nomadArgv[2:] {
-			if a != "-dev" {
-				argv = append(argv, a)
+		for i := 1; i <= opts.Clients; i++ {
+			if err := c.startNode(ctx, i, consulLAN, nomadRPC); err != nil {
+				return nil, err
 			}
 		}
-		c.nomadArgv = append(argv, "-config", serverCfg)
-	}
-	c.nomadEnv = env
-	c.nomad, err = startProc("nomad", filepath.Join(c.Dir, "nomad.log"), env, c.nomadArgv...)
-	if err != nil {
-		return nil, err
-	}
-	if err := c.waitFor(ctx, c.nomad, 2*time.Minute, "the Nomad client to be ready with a healthy pot driver", c.nomadReady); err != nil {
+		if err := c.waitFor(ctx, c.nomad, 2*time.Minute, fmt.Sprintf("%d Nomad clients to be ready with a healthy pot driver", opts.Clients), c.nodesReady); err != nil {
+			return nil, err
+		}
+	} else if err := c.startSingleNomad(ctx, nomadHTTP, nomadRPC, nomadSerf, consulHTTP); err != nil {
 		return nil, err
 	}
 
@@ -427,44 +407,91 @@ ports {
 	return c, nil
 }
 
-func nomadConfig(http, rpc, serf, consulHTTP int, potBin string, allow []string, dc *DriverConsul, limitTools map[string]string, signingKey, volumePlugins string) string {
-	var extra strings.Builder
-	quoted := make([]string, len(allow))
-	for i, a := range allow {
-		quoted[i] = strconv.Quote(a)
+// startSingleNomad starts the one Nomad agent, server and client (a dev
+// agent unless Options.NomadPersistent), and waits until its pot driver
+// is healthy.
+func (c *Cluster) startSingleNomad(ctx context.Context, nomadHTTP, nomadRPC, nomadSerf, consulHTTP int) error {
+	nomadCfg := filepath.Join(c.Dir, "nomad.hcl")
+	if err := os.WriteFile(nomadCfg, []byte(nomadConfig(nomadHTTP, nomadRPC, nomadSerf, fmt.Sprintf("127.0.0.1:%d", consulHTTP), c.clients)), 0o644); err != nil {
+		return err
 	}
-	clientExtra := ""
-	if volumePlugins != "" {
-		clientExtra = fmt.Sprintf("  # The pot driver as host volume plugin %s.\n  host_volume_plugin_dir = %q\n", hostvolume.PluginName, volumePlugins)
+	env := c.procEnv("TMPDIR=" + c.nomadTmp)
+	if c.opts.Potsim {
+		env = append(env, "POTSIM_ROOT="+c.PotsimRoot)
 	}
-	if signingKey != "" {
-		fmt.Fprintf(&extra, `
-    # Every image verified with the cluster's key unless a job names its own.
-    default_signature_pubkey = %q
-    require_signed_images    = true
-`, signingKey)
+	if c.RecorderLog != "" {
+		// The plugin inherits Nomad's environment, the tools the plugin's.
+		env = append(env, "NOMAD_POT_RECORDER_LOG="+c.RecorderLog)
 	}
-	if limitTools != nil {
-		fmt.Fprintf(&extra, `
-    # The recording stand-ins of FreeBSD's rctl and cpuset.
-    rctl_bin   = %q
-    cpuset_bin = %q
-`, limitTools["rctl"], limitTools["cpuset"])
-	}
-	if dc != nil {
-		fmt.Fprintf(&extra, `
-    # Where the driver registers tasks that have a consul block.
-    consul {
-      address = "127.0.0.1:%d"
-`, consulHTTP)
-		if dc.TTL != "" {
-			fmt.Fprintf(&extra, "      ttl = %q\n", dc.TTL)
+	c.logf("starting Nomad (dev agent) on %s with the pot driver calling %s", c.NomadAddr, c.PotBin)
+	c.nomadArgv = []string{filepath.Join(c.opts.AgentsDir, "nomad"), "agent", "-dev", "-bind", "127.0.0.1",
+		"-data-dir", filepath.Join(c.Dir, "nomad-data"),
+		"-plugin-dir", filepath.Join(c.Dir, "plugins"),
+		"-config", nomadCfg}
+	if c.opts.NomadPersistent {
+		serverCfg := filepath.Join(c.Dir, "nomad-server.hcl")
+		if err := os.WriteFile(serverCfg, []byte(persistentNomadConfig), 0o644); err != nil {
+			return err
 		}
-		if dc.AntiEntropyPeriod != "" {
-			fmt.Fprintf(&extra, "      anti_entropy_period = %q\n", dc.AntiEntropyPeriod)
+		argv := []string{c.nomadArgv[0], "agent"}
+		for _, a := range c.nomadArgv[2:] {
+			if a != "-dev" {
+				argv = append(argv, a)
+			}
 		}
-		extra.WriteString("    }\n")
+		c.nomadArgv = append(argv, "-config", serverCfg)
 	}
+	c.nomadEnv = env
+	var err error
+	c.nomad, err = startProc("nomad", filepath.Join(c.Dir, "nomad.log"), env, c.nomadArgv...)
+	if err != nil {
+		return err
+	}
+	return c.waitFor(ctx, c.nomad, 2*time.Minute, "the Nomad client to be ready with a healthy pot driver", c.nomadReady)
+}
+
+// setUpPotHost makes h ready for the driver: pot init (potsim), the
+// emulated ZFS and the volume plugin (Options.HostVolumes). It returns
+// the host's host_volume_plugin_dir ("" for none) and allow with what
+// the host's jobs may mount besides (its fscomps).
+func (c *Cluster) setUpPotHost(h *potHost, allow []string) (volumePlugins string, _ []string, err error) {
+	if c.opts.Potsim {
+		// As an operator does before anything else: pot refuses every
+		// other subcommand before `pot init`.
+		c.logf("pot init (potsim root %s)", h.potsimRoot)
+		if out, err := run(h.hostEnv(), time.Minute, c.PotBin, "init"); err != nil {
+			return "", nil, fmt.Errorf("pot init: %w\n%s", err, out.Stderr)
+		}
+		if c.fbsdemuBin != "" {
+			c.logf("ZFS of the FreeBSD emulation: pool %s, pot's root %s/pot", emulatedPool, emulatedPool)
+			if err := h.setUpZFS(c.fbsdemuBin, filepath.Join(c.Dir, "emu-bin")); err != nil {
+				return "", nil, err
+			}
+		}
+	}
+	if !c.opts.HostVolumes {
+		return "", allow, nil
+	}
+	volumePlugins, fscomps, err := h.setUpVolumePlugin(c.PotBin, c.pluginBin)
+	if err != nil {
+		return "", nil, err
+	}
+	return volumePlugins, append(append([]string{}, allow...), fscomps), nil
+}
+
+// clientSettings are what a Nomad client of the cluster is configured
+// with: the pot plugin's settings and the client's host volume plugins.
+type clientSettings struct {
+	potBin        string
+	allow         []string // host_path_allow
+	driverConsul  *DriverConsul
+	limitTools    map[string]string
+	signingKey    string
+	volumePlugins string // host_volume_plugin_dir, "" for none
+}
+
+// nomadConfig is the single agent's config: server and client.
+func nomadConfig(http, rpc, serf int, consulAddr string, s clientSettings) string {
 	return fmt.Sprintf(`# written by e2e/cluster
 disable_update_check = true
 
@@ -473,7 +500,54 @@ ports {
   rpc  = %d
   serf = %d
 }
+%s
+consul {
+  address = %q
+}
+`, http, rpc, serf, clientBlocks(s, consulAddr, ""), consulAddr)
+}
 
+// clientBlocks are a Nomad client's client block (with clientLines) and
+// pot plugin block; consulAddr is the Consul agent the driver registers
+// with (Options.DriverConsul).
+func clientBlocks(s clientSettings, consulAddr, clientLines string) string {
+	var extra strings.Builder
+	quoted := make([]string, len(s.allow))
+	for i, a := range s.allow {
+		quoted[i] = strconv.Quote(a)
+	}
+	if s.volumePlugins != "" {
+		clientLines += fmt.Sprintf("  # The pot driver as host volume plugin %s.\n  host_volume_plugin_dir = %q\n", hostvolume.PluginName, s.volumePlugins)
+	}
+	if s.signingKey != "" {
+		fmt.Fprintf(&extra, `
+    # Every image verified with the cluster's key unless a job names its own.
+    default_signature_pubkey = %q
+    require_signed_images    = true
+`, s.signingKey)
+	}
+	if s.limitTools != nil {
+		fmt.Fprintf(&extra, `
+    # The recording stand-ins of FreeBSD's rctl and cpuset.
+    rctl_bin   = %q
+    cpuset_bin = %q
+`, s.limitTools["rctl"], s.limitTools["cpuset"])
+	}
+	if dc := s.driverConsul; dc != nil {
+		fmt.Fprintf(&extra, `
+    # Where the driver registers tasks that have a consul block.
+    consul {
+      address = %q
+`, consulAddr)
+		if dc.TTL != "" {
+			fmt.Fprintf(&extra, "      ttl = %q\n", dc.TTL)
+		}
+		if dc.AntiEntropyPeriod != "" {
+			fmt.Fprintf(&extra, "      anti_entropy_period = %q\n", dc.AntiEntropyPeriod)
+		}
+		extra.WriteString("    }\n")
+	}
+	return fmt.Sprintf(`
 client {
   enabled = true
   options = {
@@ -491,11 +565,7 @@ plugin "pot" {
     host_path_allow = [%s]
 %s  }
 }
-
-consul {
-  address = "127.0.0.1:%d"
-}
-`, http, rpc, serf, clientExtra, potBin, strings.Join(quoted, ", "), extra.String(), consulHTTP)
+`, clientLines, s.potBin, strings.Join(quoted, ", "), extra.String())
 }
 
 // nomadReady: a node is ready and its pot driver healthy.
@@ -564,7 +634,7 @@ func (c *Cluster) waitFor(ctx context.Context, p *Proc, limit time.Duration, wha
 
 // procEnv is the environment of a process the cluster starts.
 func (c *Cluster) procEnv(extra ...string) []string {
-	return cleanEnv(append(append([]string{RunEnv + "=" + c.Dir}, c.extraEnv...), extra...)...)
+	return cleanEnv(append(append([]string{RunEnv + "=" + c.Dir}, c.host.env...), extra...)...)
 }
 
 // Procs are the processes the cluster started and still has.
@@ -578,13 +648,16 @@ func (c *Cluster) Procs() []*Proc {
 			out = append(out, p)
 		}
 	}
+	for _, n := range c.Nodes {
+		out = append(out, n.procs()...)
+	}
 	return out
 }
 
 // Env is the environment for the nomad CLI (NOMAD_ADDR) and potsim
 // (POTSIM_ROOT) of this cluster.
 func (c *Cluster) Env() []string {
-	env := cleanEnv(append([]string{"NOMAD_ADDR=" + c.NomadAddr, "CONSUL_HTTP_ADDR=" + c.ConsulAddr}, c.extraEnv...)...)
+	env := cleanEnv(append([]string{"NOMAD_ADDR=" + c.NomadAddr, "CONSUL_HTTP_ADDR=" + c.ConsulAddr}, c.host.env...)...)
 	if c.PotsimRoot != "" {
 		env = append(env, "POTSIM_ROOT="+c.PotsimRoot)
 	}
@@ -709,6 +782,7 @@ func (c *Cluster) Stop() error {
 	if err := c.StopJobs(time.Minute); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.stopNodes()...)
 	if c.nomad != nil {
 		c.logf("stopping Nomad (pid %d)", c.nomad.Pid())
 		if err := c.nomad.Stop(syscall.SIGINT, 30*time.Second); err != nil {
@@ -773,9 +847,15 @@ func (c *Cluster) Stop() error {
 		}
 	}
 	_ = c.Images.Close()
-	if err := c.tearDownZFS(); err != nil {
+	for _, n := range c.Nodes {
+		if err := n.tearDownZFS(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := c.host.tearDownZFS(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, deleteNodeInterfaces()...)
 	if c.Dir != "" {
 		if err := cleanRunDir(c.Dir, c.opts.Keep); err != nil {
 			errs = append(errs, err)
@@ -853,8 +933,12 @@ func reapStale(logf func(string, ...any)) {
 		if real, err := filepath.EvalSymlinks(dir); err == nil {
 			dir = real
 		}
-		potsim, root := filepath.Join(dir, "bin", "potsim"), filepath.Join(dir, "potsim")
-		if _, err := os.Stat(root); err == nil {
+		potsim := filepath.Join(dir, "bin", "potsim")
+		nodeRoots, _ := filepath.Glob(filepath.Join(dir, "nodes", "*", "potsim"))
+		for _, root := range append([]string{filepath.Join(dir, "potsim")}, nodeRoots...) {
+			if _, err := os.Stat(root); err != nil {
+				continue
+			}
 			if _, err := os.Stat(potsim); err == nil {
 				env := cleanEnv("POTSIM_ROOT=" + root)
 				if out, err := run(env, time.Minute, potsim, "ls", "-q"); err == nil {
@@ -871,6 +955,9 @@ func reapStale(logf func(string, ...any)) {
 			logf("cleaned up after an earlier run that did not stop: %s", dir)
 		}
 	}
+	for _, err := range deleteNodeInterfaces() {
+		logf("%v", err)
+	}
 }
 
 // Describe is a few lines naming the pot in use and where everything is.
@@ -882,11 +969,17 @@ func (c *Cluster) Describe() string {
 		fmt.Fprintf(&b, "pot:     %s (%s)\n", c.PotBin, runtime.GOOS)
 	}
 	fmt.Fprintf(&b, "Nomad:   %s   (export NOMAD_ADDR=%s)\n", c.NomadAddr, c.NomadAddr)
+	for _, n := range c.Nodes {
+		fmt.Fprintf(&b, "node:    %s at %s (%s): Nomad client %s, Consul agent %s, POTSIM_ROOT=%s\n", n.Name, n.Addr, n.Iface, n.NomadAddr, n.ConsulAddr, n.PotsimRoot)
+	}
 	fmt.Fprintf(&b, "Consul:  %s/ui/   DNS %s\n", c.ConsulAddr, c.ConsulDNS)
 	if c.HaproxyAddr != "" {
 		fmt.Fprintf(&b, "haproxy: http://%s/   stats http://%s/stats\n", c.HaproxyAddr, c.HaproxyStats)
 	}
 	fmt.Fprintf(&b, "logs:    %s/{nomad,consul,haproxy}.log\n", c.Dir)
+	if len(c.Nodes) > 0 {
+		fmt.Fprintf(&b, "         %s/nodes/NODE/{nomad,consul}.log\n", c.Dir)
+	}
 	return b.String()
 }
 

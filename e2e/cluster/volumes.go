@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,29 +33,69 @@ import (
 // emulatedPool is the emulated ZFS pool of a potsim cluster.
 const emulatedPool = "zroot"
 
-// setUpZFS gives a potsim cluster the emulation's ZFS (see above).
-func (c *Cluster) setUpZFS(fbsdemu string) error {
-	emu := filepath.Join(c.Dir, "emu-bin")
-	state := filepath.Join(c.Dir, "emu-state")
-	for _, d := range []string{emu, state} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
+// potHost is what one pot host of the cluster has of its own: the single
+// node's (Cluster.host) or each client's of a multi-node cluster (Node).
+type potHost struct {
+	// dir holds the host's state: the emulation's, its volume plugin's.
+	dir string
+	// potsimRoot is potsim's root on this host ("" with a real pot).
+	potsimRoot string
+	// env is added to the environment of every process of the host:
+	// potsim's network and address, the emulated ZFS's state and PATH.
+	env         []string
+	emulatedZFS bool
+	// volumePotDir and driverBin: Options.HostVolumes.
+	volumePotDir, driverBin string
+	// emuBin holds the emulation's zfs and zpool (emulatedZFS).
+	emuBin string
+}
+
+// hostEnv is the environment of an operator's command on the host: the
+// host's own variables and potsim's root.
+func (h *potHost) hostEnv(extra ...string) []string {
+	env := cleanEnv(append(append([]string{}, h.env...), extra...)...)
+	if h.potsimRoot != "" {
+		env = append(env, "POTSIM_ROOT="+h.potsimRoot)
+	}
+	return env
+}
+
+// emulationTools links the emulation's zfs and zpool into dir, once.
+func emulationTools(fbsdemu, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
 	}
 	for _, tool := range []string{"zfs", "zpool"} {
-		if err := os.Symlink(fbsdemu, filepath.Join(emu, tool)); err != nil {
+		link := filepath.Join(dir, tool)
+		if _, err := os.Lstat(link); err == nil {
+			continue
+		}
+		if err := os.Symlink(fbsdemu, link); err != nil {
 			return err
 		}
 	}
-	c.extraEnv = append(c.extraEnv, "FBSDEMU_STATE="+state, "PATH="+emu+string(os.PathListSeparator)+os.Getenv("PATH"))
-	c.emulatedZFS = true
+	return nil
+}
+
+// setUpZFS gives a potsim host the emulation's ZFS (see above), its tools
+// in emuBin.
+func (h *potHost) setUpZFS(fbsdemu, emuBin string) error {
+	if err := emulationTools(fbsdemu, emuBin); err != nil {
+		return err
+	}
+	state := filepath.Join(h.dir, "emu-state")
+	if err := os.MkdirAll(state, 0o755); err != nil {
+		return err
+	}
+	h.env = append(h.env, "FBSDEMU_STATE="+state, "PATH="+emuBin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	h.emulatedZFS, h.emuBin = true, emuBin
 	for _, argv := range [][]string{
 		{"zpool", "create", "-m", "none", emulatedPool, "/dev/emulated"},
-		{"zfs", "create", "-o", "canmount=off", "-o", "mountpoint=" + c.PotsimRoot, emulatedPool + "/pot"},
+		{"zfs", "create", "-o", "canmount=off", "-o", "mountpoint=" + h.potsimRoot, emulatedPool + "/pot"},
 		{"zfs", "create", "-o", "mountpoint=none", emulatedPool + "/pot/jails"},
 		{"zfs", "create", emulatedPool + "/pot/fscomp"},
 	} {
-		if out, err := run(c.Env(), time.Minute, append([]string{filepath.Join(emu, argv[0])}, argv[1:]...)...); err != nil {
+		if out, err := run(h.hostEnv(), time.Minute, append([]string{filepath.Join(emuBin, argv[0])}, argv[1:]...)...); err != nil {
 			return fmt.Errorf("%s: %v\n%s%s", strings.Join(argv, " "), err, out.Stdout, out.Stderr)
 		}
 	}
@@ -63,42 +104,43 @@ func (c *Cluster) setUpZFS(fbsdemu string) error {
 
 // tearDownZFS destroys the emulated pool: its mounts go before the run
 // folder does.
-func (c *Cluster) tearDownZFS() error {
-	if !c.emulatedZFS {
+func (h *potHost) tearDownZFS() error {
+	if !h.emulatedZFS {
 		return nil
 	}
-	out, err := run(c.Env(), time.Minute, filepath.Join(c.Dir, "emu-bin", "zpool"), "destroy", "-f", emulatedPool)
+	out, err := run(h.hostEnv(), time.Minute, filepath.Join(h.emuBin, "zpool"), "destroy", "-f", emulatedPool)
 	if err != nil {
 		return fmt.Errorf("zpool destroy %s: %v\n%s", emulatedPool, err, out.Stderr)
 	}
+	h.emulatedZFS = false
 	return nil
 }
 
 // setUpVolumePlugin writes the host volume plugin's folder and returns it
 // and pot's fscomp folder (FS_ROOT/fscomp), which volumes are under.
-func (c *Cluster) setUpVolumePlugin(driverBin string) (pluginDir, fscomps string, err error) {
-	client := &pot.Client{Bin: c.PotBin, Env: c.Env(), CallTimeout: time.Minute}
+func (h *potHost) setUpVolumePlugin(potBin, driverBin string) (pluginDir, fscomps string, err error) {
+	client := &pot.Client{Bin: potBin, Env: h.hostEnv(), CallTimeout: time.Minute}
 	fsRoot, err := client.FSRoot(context.Background())
 	if err != nil {
 		return "", "", err
 	}
 	fscomps = filepath.Join(fsRoot, "fscomp")
 	// The plugin runs `pot` from PATH: this cluster's.
-	potDir := filepath.Join(c.Dir, "volume-bin")
-	pluginDir = filepath.Join(c.Dir, "host_volume_plugins")
+	potDir := filepath.Join(h.dir, "volume-bin")
+	pluginDir = filepath.Join(h.dir, "host_volume_plugins")
 	for _, d := range []string{potDir, pluginDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return "", "", err
 		}
 	}
-	if err := os.Symlink(c.PotBin, filepath.Join(potDir, "pot")); err != nil {
+	if err := os.Symlink(potBin, filepath.Join(potDir, "pot")); err != nil {
 		return "", "", err
 	}
 	var script strings.Builder
 	script.WriteString("#!/bin/sh\n# The pot driver as Nomad's host volume plugin, in the cluster's environment.\n")
 	// All of the cluster's environment (under the FreeBSD emulation its
 	// FBSDEMU_* variables too), as the driver has it.
-	for _, kv := range cleanEnv(c.volumeEnv(potDir)...) {
+	for _, kv := range cleanEnv(h.volumeEnv(potDir)...) {
 		k, v, _ := strings.Cut(kv, "=")
 		if pot.IsEnvName(k) {
 			fmt.Fprintf(&script, "export %s=%s\n", k, pot.ShellQuoteWord(v))
@@ -108,16 +150,16 @@ func (c *Cluster) setUpVolumePlugin(driverBin string) (pluginDir, fscomps string
 	if err := os.WriteFile(filepath.Join(pluginDir, hostvolume.PluginName), []byte(script.String()), 0o755); err != nil {
 		return "", "", err
 	}
-	c.volumePotDir, c.driverBin = potDir, driverBin
+	h.volumePotDir, h.driverBin = potDir, driverBin
 	return pluginDir, fscomps, nil
 }
 
 // volumeEnv is what the volume plugin and the driver's volume commands
 // run with: PATH with potDir first, the emulation's state, potsim's root.
-func (c *Cluster) volumeEnv(potDir string) []string {
+func (h *potHost) volumeEnv(potDir string) []string {
 	path := os.Getenv("PATH")
 	var env []string
-	for _, kv := range c.extraEnv {
+	for _, kv := range h.env {
 		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
 			path = p
 			continue
@@ -125,26 +167,31 @@ func (c *Cluster) volumeEnv(potDir string) []string {
 		env = append(env, kv)
 	}
 	env = append(env, "PATH="+potDir+string(os.PathListSeparator)+path)
-	if c.PotsimRoot != "" {
-		env = append(env, "POTSIM_ROOT="+c.PotsimRoot)
+	if h.potsimRoot != "" {
+		env = append(env, "POTSIM_ROOT="+h.potsimRoot)
 	}
 	return env
 }
 
 // VolumeCommand runs the driver's operator command `nomad-pot-driver
 // volume ARGS...` on this cluster's pot (Options.HostVolumes).
-func (c *Cluster) VolumeCommand(args ...string) (Output, error) {
-	if c.driverBin == "" {
+func (c *Cluster) VolumeCommand(args ...string) (Output, error) { return c.host.volumeCommand(args...) }
+
+func (h *potHost) volumeCommand(args ...string) (Output, error) {
+	if h.driverBin == "" {
 		return Output{}, errors.New("the cluster has no host volume plugin (Options.HostVolumes)")
 	}
-	return run(cleanEnv(c.volumeEnv(c.volumePotDir)...), 5*time.Minute, append([]string{c.driverBin, "volume"}, args...)...)
+	return run(cleanEnv(h.volumeEnv(h.volumePotDir)...), 5*time.Minute, append([]string{h.driverBin, "volume"}, args...)...)
 }
 
 // ZFS runs the machine's zfs (the emulation's with potsim).
-func (c *Cluster) ZFS(args ...string) (Output, error) {
+func (c *Cluster) ZFS(args ...string) (Output, error) { return c.host.zfs(nil, nil, args...) }
+
+// zfs runs the host's zfs with stdin and stdout (nil: none, captured).
+func (h *potHost) zfs(stdin io.Reader, stdout io.Writer, args ...string) (Output, error) {
 	zfs := "zfs"
-	if c.emulatedZFS {
-		zfs = filepath.Join(c.Dir, "emu-bin", "zfs")
+	if h.emulatedZFS {
+		zfs = filepath.Join(h.emuBin, "zfs")
 	}
-	return run(c.Env(), time.Minute, append([]string{zfs}, args...)...)
+	return runIO(h.hostEnv(), time.Minute, stdin, stdout, append([]string{zfs}, args...)...)
 }

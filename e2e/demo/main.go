@@ -8,6 +8,11 @@
 // web job, prints what to try, and on Ctrl-C (SIGINT or SIGTERM) stops the
 // job, then every process it started.
 //
+// With -clients N (make demo-cluster: 3) the cluster is one Nomad server
+// and N Nomad clients, each a node of its own (its address, Consul agent
+// and potsim root), and the web job runs six instances spread over them;
+// it prints how to drain a client or crash one. Potsim only.
+//
 // On FreeBSD the driver calls the real pot (/usr/local/bin/pot; run as
 // root) and the job runs its default image (potluck's nginx). Elsewhere it
 // calls potsim, the Linux stand-in for pot, and the job runs e2e/webserver.
@@ -34,6 +39,7 @@ import (
 
 func main() {
 	keep := flag.Bool("keep", false, "keep the run folder (logs, data) after stopping")
+	clients := flag.Int("clients", 0, "a multi-node cluster: one Nomad server and this many clients (potsim only; make demo-cluster: 3)")
 	agentsOnly := flag.Bool("agents-only", false, "only build the agents (with progress on stderr) and print their folder (make agents)")
 	flag.Parse()
 	if *agentsOnly {
@@ -43,7 +49,7 @@ func main() {
 		}
 		return
 	}
-	if err := run(*keep); err != nil {
+	if err := run(*keep, *clients); err != nil {
 		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
 		os.Exit(1)
 	}
@@ -68,7 +74,7 @@ func buildAgents() error {
 
 func say(format string, args ...any) { fmt.Printf("==> "+format+"\n", args...) }
 
-func run(keep bool) error {
+func run(keep bool, clients int) error {
 	// A closed terminal or pipe must not kill the demo before it has
 	// stopped what it started: writes then just fail.
 	signal.Ignore(syscall.SIGPIPE)
@@ -80,6 +86,9 @@ func run(keep bool) error {
 		return err
 	}
 	usePotsim := runtime.GOOS != "freebsd"
+	if clients > 0 && !usePotsim {
+		return errors.New("-clients: a multi-node cluster on one machine runs potsim (each client its own pot root); on FreeBSD run a client per host")
+	}
 	if usePotsim {
 		say("pot: potsim, the Linux stand-in for pot (cmd/potsim): jails are process groups, not FreeBSD jails")
 	} else {
@@ -107,6 +116,7 @@ func run(keep bool) error {
 		Potsim:        usePotsim,
 		DefaultPorts:  true,
 		HaproxyConfig: haproxyCfg,
+		Clients:       clients,
 		Keep:          keep,
 		Logf:          say,
 	})
@@ -137,6 +147,9 @@ func run(keep bool) error {
 			"-var", `args=["-port","8080"]`,
 			"-var", "port=8080")
 	}
+	if clients > 0 {
+		args = append(args, "-var", "instances=6")
+	}
 	args = append(args, job)
 	say("nomad %s", strings.Join(args, " "))
 	cmd := c.NomadCommand(args...)
@@ -158,6 +171,9 @@ func run(keep bool) error {
 	}
 
 	printTry(c, usePotsim)
+	if clients > 0 {
+		printTryCluster(c)
+	}
 	<-ctx.Done()
 	fmt.Println()
 	return nil
@@ -171,7 +187,7 @@ func printTry(c *cluster.Cluster, usePotsim bool) {
 	fmt.Println(strings.Repeat("-", 78))
 	if c.HaproxyAddr != "" {
 		url := "http://" + c.HaproxyAddr + "/"
-		fmt.Printf("Try (haproxy round-robins over the two instances):\n  curl %s\n", url)
+		fmt.Printf("Try (haproxy round-robins over the instances):\n  curl %s\n", url)
 		if body, err := get(url); err == nil {
 			fmt.Printf("  -> %s", body)
 		}
@@ -186,13 +202,31 @@ func printTry(c *cluster.Cluster, usePotsim bool) {
 	}
 	fmt.Printf("The nomad CLI:\n  export NOMAD_ADDR=%s\n  %s job status web\n  %s alloc logs -job web\n  %s alloc exec -job web /bin/sh -c 'echo $NOMAD_ALLOC_ID'\n",
 		c.NomadAddr, c.NomadBin(), c.NomadBin(), c.NomadBin())
-	if usePotsim {
+	if usePotsim && len(c.Nodes) > 0 {
+		fmt.Printf("The pots of each client:\n")
+		for _, n := range c.Nodes {
+			fmt.Printf("  POTSIM_ROOT=%s %s ls -q\n", n.PotsimRoot, c.PotBin)
+		}
+	} else if usePotsim {
 		fmt.Printf("The pots:\n  POTSIM_ROOT=%s %s ls -q\n", c.PotsimRoot, c.PotBin)
 	} else {
 		fmt.Printf("The pots:\n  pot ls -q\n")
 	}
 	fmt.Println(strings.Repeat("=", 78))
 	fmt.Println("Press Ctrl-C to stop the job and everything the demo started.")
+}
+
+// printTryCluster shows what to try on a multi-node cluster.
+func printTryCluster(c *cluster.Cluster) {
+	fmt.Println("The clients, and where the six instances run:")
+	fmt.Printf("  %s node status\n  %s job status web\n", c.NomadBin(), c.NomadBin())
+	fmt.Println("Drain a client while requests go through haproxy (none fails: shutdown_delay and Consul checks):")
+	fmt.Printf("  while :; do curl -s -o /dev/null -w '%%{http_code}\\n' http://%s/; sleep 0.05; done | sort | uniq -c &\n", c.HaproxyAddr)
+	fmt.Printf("  %s node drain -enable -yes <node id of %s>\n", c.NomadBin(), c.Nodes[0].Name)
+	fmt.Printf("  %s node eligibility -enable <node id>     # back into service\n", c.NomadBin())
+	fmt.Println("Lose a client: kill its Nomad and Consul agents; Nomad marks it down and places its instances on the others:")
+	fmt.Printf("  pkill -KILL -f '%s/(nomad|consul)\\.hcl'\n", c.Nodes[len(c.Nodes)-1].Dir)
+	fmt.Println(strings.Repeat("=", 78))
 }
 
 func get(url string) (string, error) {
