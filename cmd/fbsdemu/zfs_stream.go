@@ -3,12 +3,25 @@ package main
 // The send stream (this emulation's own format, byte-exact through pipes,
 // files and xz):
 //
-//	"FBSDEMU-ZFS-STREAM 1\n"
+//	"FBSDEMU-ZFS-STREAM 1\n" (a full stream) or "FBSDEMU-ZFS-STREAM 2\n"
+//	(an incremental one, send -i/-I: a receiver that does not know it
+//	refuses it rather than take it for a full one)
 //	uint32 big-endian length, then that many bytes of JSON (zfsStreamHeader)
 //	then, for each dataset of the header in order and each of its
 //	snapshots in order, a payload: a PAX tar of the snapshot's files, cut
 //	in chunks (uint32 big-endian length, then the bytes), ended by a chunk
 //	of length 0.
+//
+// In an incremental stream (one dataset, never -R) the header names the
+// base snapshot (fromsnap, fromguid) and each snapshot the one its payload
+// is a delta from (fromguid: the base, or with -I the snapshot before it)
+// and the paths deleted since then (deleted, also those whose type
+// changed); the payload holds only what is new or changed (type, mode,
+// owner, size, modification time, content, link target), with the folders
+// above each such entry for their times; a file whose data is unchanged
+// (its mode, owner or times are not) is a header without data, marked by
+// the PAX record FBSDEMU.attrsonly. The incremental fields are omitted
+// from full streams, which are what they always were.
 
 import (
 	"archive/tar"
@@ -21,6 +34,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,7 +42,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const zfsStreamMagic = "FBSDEMU-ZFS-STREAM 1\n"
+const (
+	zfsStreamMagic     = "FBSDEMU-ZFS-STREAM 1\n"
+	zfsStreamMagicIncr = "FBSDEMU-ZFS-STREAM 2\n"
+)
 
 type zfsStreamHeader struct {
 	Source    string        `json:"source"` // the sent filesystem
@@ -36,6 +53,9 @@ type zfsStreamHeader struct {
 	Recursive bool          `json:"recursive"`
 	Datasets  []zfsStreamFS `json:"datasets"`
 	Created   int64         `json:"created"`
+	// An incremental stream's base snapshot (its name after the @).
+	FromSnap string `json:"fromsnap,omitempty"`
+	FromGUID uint64 `json:"fromguid,omitempty"`
 }
 
 type zfsStreamFS struct {
@@ -49,6 +69,10 @@ type zfsStreamSnap struct {
 	Creation int64             `json:"creation"`
 	GUID     uint64            `json:"guid"`
 	Props    map[string]string `json:"props,omitempty"`
+	// Incremental streams: the snapshot the payload is a delta from and
+	// the paths ("a/b", relative to the filesystem) gone since.
+	FromGUID uint64   `json:"fromguid,omitempty"`
+	Deleted  []string `json:"deleted,omitempty"`
 }
 
 // chunked framing of a payload.
@@ -112,8 +136,18 @@ func (cr *zfsChunkReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// zfsAttrsOnly is the PAX record of a delta's entry for a file whose
+// content did not change: a header without data, whose attributes the
+// receiver applies to the file it has.
+const zfsAttrsOnly = "FBSDEMU.attrsonly"
+
 // zfsWriteTar writes the files of dir as a tar.
-func zfsWriteTar(dir string, w io.Writer) error {
+func zfsWriteTar(dir string, w io.Writer) error { return zfsWriteTarOf(dir, w, nil) }
+
+// zfsWriteTarOf writes the files of dir as a tar, when dl is not nil only
+// those it includes (a folder it lacks is skipped with all below it),
+// those of its attrsOnly without their data.
+func zfsWriteTarOf(dir string, w io.Writer, dl *zfsDelta) error {
 	tw := tar.NewWriter(w)
 	links := map[[2]uint64]string{}
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
@@ -130,6 +164,16 @@ func zfsWriteTar(dir string, w io.Writer) error {
 		rel, err := filepath.Rel(dir, p)
 		if err != nil {
 			return err
+		}
+		attrsOnly := false
+		if dl != nil {
+			if !dl.include[filepath.ToSlash(rel)] {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			attrsOnly = dl.attrsOnly[filepath.ToSlash(rel)]
 		}
 		link := ""
 		if fi.Mode()&os.ModeSymlink != 0 {
@@ -149,7 +193,10 @@ func zfsWriteTar(dir string, w io.Writer) error {
 		}
 		hdr.Uname, hdr.Gname = "", ""
 		hdr.Format = tar.FormatPAX
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.Mode().IsRegular() && uint64(st.Nlink) > 1 {
+		if attrsOnly && hdr.Typeflag == tar.TypeReg {
+			hdr.Size = 0
+			hdr.PAXRecords = map[string]string{zfsAttrsOnly: "1"}
+		} else if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.Mode().IsRegular() && uint64(st.Nlink) > 1 {
 			key := [2]uint64{uint64(st.Dev), uint64(st.Ino)}
 			if first, seen := links[key]; seen {
 				hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
@@ -160,7 +207,7 @@ func zfsWriteTar(dir string, w io.Writer) error {
 		if err := tw.WriteHeader(hdr); err != nil {
 			return err
 		}
-		if hdr.Typeflag == tar.TypeReg {
+		if hdr.Typeflag == tar.TypeReg && !attrsOnly {
 			f, err := os.Open(p)
 			if err != nil {
 				return err
@@ -242,6 +289,14 @@ func zfsExtractTar(r io.Reader, dir string) error {
 			dirs = append(dirs, dirAttr{target, hdr})
 			continue
 		case tar.TypeReg:
+			if hdr.PAXRecords[zfsAttrsOnly] == "1" {
+				// A delta's file whose content did not change.
+				if fi, err := os.Lstat(target); err != nil || !fi.Mode().IsRegular() {
+					return fmt.Errorf("bad file name in stream: %q (not a file here)", hdr.Name)
+				}
+				err = zfsApplyAttrs(target, hdr, false)
+				break
+			}
 			os.Remove(target)
 			f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 			if err != nil {
@@ -315,7 +370,9 @@ func (c *zc) send(args []string) int {
 	if err != nil {
 		return c.badUsage("send", err)
 	}
-	var recursive, props, dry, verbose bool
+	var recursive, props, dry, verbose, parsable bool
+	var from string
+	var fromOpt byte
 	for _, o := range opts {
 		switch o.c {
 		case 'R':
@@ -324,11 +381,15 @@ func (c *zc) send(args []string) int {
 			props = true
 		case 'n':
 			dry = true
-		case 'v', 'P':
+		case 'v':
 			verbose = true
+		case 'P':
+			verbose, parsable = true, true
 		case 'i', 'I':
-			c.errf("incremental streams (-%c) are not supported by this emulation", o.c)
-			return 1
+			if fromOpt != 0 {
+				return c.usage("send")
+			}
+			from, fromOpt = o.arg, o.c
 		case 't':
 			c.errf("resuming a stream (-t) is not supported by this emulation")
 			return 1
@@ -359,6 +420,13 @@ func (c *zc) send(args []string) int {
 	if top.Type != zfsTypeSnap {
 		c.errf("cannot send '%s': operation not applicable to datasets of this type", snap)
 		return 1
+	}
+	if fromOpt != 0 {
+		if recursive {
+			c.errf("cannot send '%s': incremental replication streams (-R with -%c) are not supported by this emulation", snap, fromOpt)
+			return 1
+		}
+		return c.sendIncremental(snap, from, fromOpt == 'I', props, dry, verbose, parsable)
 	}
 	fs, sname, _ := strings.Cut(snap, "@")
 	h := zfsStreamHeader{Source: fs, Snap: sname, Recursive: recursive, Created: time.Now().Unix()}
@@ -402,6 +470,9 @@ func (c *zc) send(args []string) int {
 		addFS(fs)
 	}
 	if verbose {
+		// The sizes are du(1) of the snapshots.
+		out := c.sendVerboseOut(dry)
+		var total uint64
 		for i, d := range h.Datasets {
 			name := fs
 			if d.Rel != "" {
@@ -412,23 +483,19 @@ func (c *zc) send(args []string) int {
 				if dir, err := zfsDataDir(ids[i][j]); err == nil {
 					size = zfsDu(dir)
 				}
-				fmt.Fprintf(c.stderr, "full send of %s@%s estimated size is %s\n", name, s.Name, zfsNicenum(size))
+				total += size
+				zfsPrintSendEstimate(out, name+"@"+s.Name, "", size, parsable)
 			}
 		}
+		zfsPrintSendTotal(out, total, parsable, recursive)
 	}
 	if dry {
 		return 0
 	}
-	hj, err := json.Marshal(h)
-	if err != nil {
+	bw := bufio.NewWriterSize(c.stdout, 1<<20)
+	if err := zfsPutHeader(bw, zfsStreamMagic, &h); err != nil {
 		return c.exitOf(err)
 	}
-	bw := bufio.NewWriterSize(c.stdout, 1<<20)
-	var l [4]byte
-	binary.BigEndian.PutUint32(l[:], uint32(len(hj)))
-	bw.WriteString(zfsStreamMagic)
-	bw.Write(l[:])
-	bw.Write(hj)
 	for _, sids := range ids {
 		for _, id := range sids {
 			dir, err := zfsDataDir(id)
@@ -457,13 +524,83 @@ func (c *zc) send(args []string) int {
 	return 0
 }
 
-// zfsReadHeader reads the magic and the header of a stream.
+// zfsPutHeader writes the magic and the header of a stream.
+func zfsPutHeader(bw *bufio.Writer, magic string, h *zfsStreamHeader) error {
+	hj, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	var l [4]byte
+	binary.BigEndian.PutUint32(l[:], uint32(len(hj)))
+	bw.WriteString(magic)
+	bw.Write(l[:])
+	bw.Write(hj)
+	return nil
+}
+
+// sendVerboseOut is where send -v/-P reports: standard output for a dry
+// run (-n), else standard error (the stream goes to standard output).
+func (c *zc) sendVerboseOut(dry bool) io.Writer {
+	if dry {
+		return c.stdout
+	}
+	return c.stderr
+}
+
+// zfsPrintSendEstimate is libzfs's send_print_verbose: one snapshot's
+// line of send -v or -P (from "" for a full send; a short name, without
+// its @, as the -I and -R code paths give it, or a full one as -i does).
+func zfsPrintSendEstimate(w io.Writer, to, from string, size uint64, parsable bool) {
+	var b strings.Builder
+	switch {
+	case parsable && from != "":
+		fmt.Fprintf(&b, "incremental\t%s\t%s\t%d", from, to, size)
+	case parsable:
+		fmt.Fprintf(&b, "full\t%s\t%d", to, size)
+	default:
+		switch {
+		case from == "":
+			fmt.Fprintf(&b, "full send of %s", to)
+		case !strings.ContainsAny(from, "@#"):
+			fmt.Fprintf(&b, "send from @%s to %s", from, to)
+		default:
+			fmt.Fprintf(&b, "send from %s to %s", from, to)
+		}
+		if size != 0 {
+			fmt.Fprintf(&b, " estimated size is %s", zfsNicenum(size))
+		}
+	}
+	fmt.Fprintln(w, b.String())
+}
+
+// zfsPrintSendTotal ends send -v/-P's report. zfs prints the total in
+// bytes ("512B") on the -R/-I code path (multi), without the unit below
+// 1K ("512") on the single-snapshot one.
+func zfsPrintSendTotal(w io.Writer, total uint64, parsable, multi bool) {
+	if parsable {
+		fmt.Fprintf(w, "size\t%d\n", total)
+		return
+	}
+	n := zfsNicenum(total)
+	if !multi && total < 1024 {
+		n = strconv.FormatUint(total, 10)
+	}
+	fmt.Fprintf(w, "total estimated size is %s\n", n)
+}
+
+// zfsReadHeader reads the magic and the header of a stream (a full or
+// an incremental one: FromGUID is set only in the latter).
 func zfsReadHeader(r io.Reader) (*zfsStreamHeader, error) {
 	magic := make([]byte, len(zfsStreamMagic))
 	if _, err := io.ReadFull(r, magic); err != nil {
 		return nil, errors.New("failed to read from stream")
 	}
-	if string(magic) != zfsStreamMagic {
+	incremental := false
+	switch string(magic) {
+	case zfsStreamMagic:
+	case zfsStreamMagicIncr:
+		incremental = true
+	default:
 		return nil, errors.New("invalid stream (bad magic number)")
 	}
 	var l [4]byte
@@ -488,6 +625,24 @@ func zfsReadHeader(r io.Reader) (*zfsStreamHeader, error) {
 	for _, d := range h.Datasets {
 		if len(d.Snapshots) == 0 {
 			return nil, errors.New("invalid stream (a dataset without snapshots)")
+		}
+	}
+	if !incremental {
+		h.FromSnap, h.FromGUID = "", 0
+		for i := range h.Datasets {
+			for j := range h.Datasets[i].Snapshots {
+				h.Datasets[i].Snapshots[j].FromGUID = 0
+				h.Datasets[i].Snapshots[j].Deleted = nil
+			}
+		}
+		return &h, nil
+	}
+	if h.FromGUID == 0 || h.Recursive || len(h.Datasets) != 1 {
+		return nil, errors.New("invalid stream (bad incremental header)")
+	}
+	for _, s := range h.Datasets[0].Snapshots {
+		if s.FromGUID == 0 {
+			return nil, errors.New("invalid stream (bad incremental header)")
 		}
 	}
 	return &h, nil
@@ -588,6 +743,10 @@ func (c *zc) receive(args []string) int {
 	if m := zfsCheckName(topName, false); m != "" {
 		c.errf("cannot receive: '%s': %s", topName, m)
 		return 1
+	}
+	if h.FromGUID != 0 {
+		return c.receiveIncremental(h, in, topName, snapOverride, zfsRecvOpts{force: force, dry: dry, verbose: verbose,
+			exclude: exclude, setProps: setProps, origin: origin})
 	}
 	names := make([]string, len(h.Datasets))
 	for i, d := range h.Datasets {
