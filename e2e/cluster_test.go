@@ -59,7 +59,7 @@ func TestCluster(t *testing.T) {
 	if len(c.Nodes) != 3 {
 		t.Fatalf("the cluster has %d clients, want 3", len(c.Nodes))
 	}
-	rep := &clusterReport{started: time.Now()}
+	rep := &clusterReport{section: "TestCluster", title: "Spread, drain, rolling update, a lost client", started: time.Now()}
 	t.Cleanup(func() { rep.write(t) })
 	const job = "web"
 	t.Cleanup(func() { stopJob(t, c, job) })
@@ -421,8 +421,11 @@ func (l *load) stop() loadResult {
 	return l.res
 }
 
-// clusterReport collects the scenarios' figures.
+// clusterReport collects the figures of one test (section) of the
+// multi-node scenarios.
 type clusterReport struct {
+	section string
+	title   string
 	started time.Time
 	mu      sync.Mutex
 	rows    [][3]string
@@ -434,32 +437,48 @@ func (r *clusterReport) add(scenario, what, value string) {
 	r.rows = append(r.rows, [3]string{scenario, what, value})
 }
 
-// write logs the figures and writes them to $CLUSTER_REPORT, if set and
-// the test passed.
+// clusterReportHead starts $CLUSTER_REPORT; each test's figures are a
+// section of their own, replaced by its next run.
+const clusterReportHead = `# A cluster: figures of the multi-node scenarios
+
+Written by ` + "`make e2e-cluster`" + ` (e2e/cluster_test.go, e2e/migration_test.go) on one
+machine: one Nomad server and Nomad clients that are each a node of their own
+(their address, Consul agent and potsim root; for the volume move their own
+emulated ZFS pool). The figures are what the run measured. Asserted: no failed
+request during the drain and the rolling update, no pot left behind, nothing
+running twice, the moved volume's bytes.
+`
+
+// write logs the figures and, if the test passed and $CLUSTER_REPORT is
+// set, writes them as the test's section of that file.
 func (r *clusterReport) write(t *testing.T) {
 	var b strings.Builder
-	b.WriteString(`# A cluster: figures of the multi-node scenarios
-
-Written by ` + "`make e2e-cluster`" + ` (e2e/cluster_test.go, TestCluster): one Nomad server
-and three Nomad clients on one machine, each client its own address, Consul agent
-and potsim root; haproxy in front of example-jobs/web.nomad.hcl (6 instances,
-shutdown_delay 5s, Consul HTTP checks) from Consul DNS. The figures are what the
-run measured; failed requests during the drain and the update, and pots left
-behind, are asserted (0).
-
-| scenario | what | measured |
-|---|---|---|
-`)
+	fmt.Fprintf(&b, "<!-- %s -->\n## %s (%s)\n\n| scenario | what | measured |\n|---|---|---|\n", r.section, r.title, r.section)
 	for _, row := range r.rows {
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", row[0], row[1], row[2])
 	}
-	fmt.Fprintf(&b, "\nRun: %s, %s/%s, %d CPUs, %s; the whole test took %s.\n",
-		r.started.UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), goVersion(), time.Since(r.started).Round(time.Second))
-	t.Logf("cluster figures:\n%s", b.String())
-	if path := os.Getenv(clusterReportEnv); path != "" && !t.Failed() {
-		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
-			t.Errorf("writing %s: %v", path, err)
+	fmt.Fprintf(&b, "\nRun: %s, %s/%s, %d CPUs, %s; the test took %s.\n<!-- /%s -->\n",
+		r.started.UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), goVersion(), time.Since(r.started).Round(time.Second), r.section)
+	t.Logf("figures:\n%s", b.String())
+	path := os.Getenv(clusterReportEnv)
+	if path == "" || t.Failed() {
+		return
+	}
+	old, _ := os.ReadFile(path)
+	doc := string(old)
+	if !strings.HasPrefix(doc, clusterReportHead) {
+		doc = clusterReportHead
+	}
+	begin, end := "<!-- "+r.section+" -->", "<!-- /"+r.section+" -->\n"
+	if i := strings.Index(doc, begin); i >= 0 {
+		if j := strings.Index(doc[i:], end); j >= 0 {
+			doc = doc[:i] + b.String() + doc[i+j+len(end):]
 		}
+	} else {
+		doc += "\n" + b.String()
+	}
+	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
+		t.Errorf("writing %s: %v", path, err)
 	}
 }
 

@@ -22,6 +22,12 @@ const commandUsage = `usage: nomad-pot-driver volume COMMAND [-namespace NS] NAM
                                      destroyed); refused while a running pot mounts it
   restore   NAME SNAPSHOT NEWNAME    clone SNAPSHOT into a new fscomp NS_NEWNAME, for
                                      inspection (nomad volume register makes it a volume)
+  send      [-from SNAPSHOT] NAME    moving the volume to another client: take snapshot
+                                     move-TIME and write its ZFS stream to stdout, all
+                                     of it, or only what changed since SNAPSHOT
+  receive   NAME                     read a stream of send from stdin into the volume's
+                                     fscomp on this client; nomad volume create of the
+                                     volume here then adopts it (docs/migration.md)
 
 NAME is the volume's name in namespace NS (default "default"): the fscomp NS_NAME.
 SNAPSHOT is a name as snapshots lists it (the part after '@').
@@ -34,9 +40,9 @@ type Operator struct {
 	IsRunning func(ctx context.Context, name string) (bool, error)
 }
 
-// Command runs `volume ARGS...`: 0 on success, 2 on a usage error, 1
+// Command runs `volume ARGS...` (receive reads stdin): 0 on success, 2 on a usage error, 1
 // otherwise, with the message on stderr.
-func (o *Operator) Command(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func (o *Operator) Command(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, commandUsage)
 		return 2
@@ -44,11 +50,12 @@ func (o *Operator) Command(ctx context.Context, args []string, stdout, stderr io
 	fs := flag.NewFlagSet("volume "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	ns := fs.String("namespace", "default", "the volume's namespace")
+	from := fs.String("from", "", "send: only what changed since this snapshot")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
-	want := map[string]int{"snapshots": 1, "rollback": 2, "restore": 3}[args[0]]
-	if want == 0 || fs.NArg() != want {
+	want := map[string]int{"snapshots": 1, "rollback": 2, "restore": 3, "send": 1, "receive": 1}[args[0]]
+	if want == 0 || fs.NArg() != want || (*from != "" && args[0] != "send") {
 		fmt.Fprint(stderr, commandUsage)
 		return 2
 	}
@@ -60,6 +67,10 @@ func (o *Operator) Command(ctx context.Context, args []string, stdout, stderr io
 		err = o.rollback(ctx, *ns, fs.Arg(0), fs.Arg(1), stdout)
 	case "restore":
 		err = o.restore(ctx, *ns, fs.Arg(0), fs.Arg(1), fs.Arg(2), stdout)
+	case "send":
+		err = o.send(ctx, *ns, fs.Arg(0), *from, stdout, stderr)
+	case "receive":
+		err = o.receive(ctx, *ns, fs.Arg(0), stdin, stdout)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "nomad-pot-driver volume %s: %v\n", args[0], err)

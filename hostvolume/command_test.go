@@ -42,7 +42,7 @@ func TestOperatorCommands(t *testing.T) {
 	o := &Operator{Pot: client, IsRunning: func(_ context.Context, name string) (bool, error) { return running[name], nil }}
 	run := func(args ...string) (int, string) {
 		var out, errOut bytes.Buffer
-		code := o.Command(context.Background(), args, &out, &errOut)
+		code := o.Command(context.Background(), args, nil, &out, &errOut)
 		return code, out.String() + errOut.String()
 	}
 

@@ -60,7 +60,9 @@ func (p *Plugin) dataset(ctx context.Context, r *Request) (string, error) {
 // again is Nomad's volume update: the quota and reservation are set
 // anew (a quota below what the volume holds is zfs's error). A dataset of
 // that name with another ID, or none, is refused. The answer is the
-// dataset's mount point and its quota.
+// dataset's mount point and its quota. A dataset `volume receive` moved
+// here from another client (MovedFromProperty) is adopted: it becomes
+// this volume, its data kept.
 func (p *Plugin) Create(ctx context.Context, r *Request) (CreateResponse, error) {
 	ds, err := p.dataset(ctx, r)
 	if err != nil {
@@ -84,7 +86,21 @@ func (p *Plugin) Create(ctx context.Context, r *Request) (CreateResponse, error)
 	case err != nil:
 		return CreateResponse{}, err
 	case id != r.ID:
-		return CreateResponse{}, fmt.Errorf("dataset %s exists and is not volume %s (its volume ID is %q): pick another name, or destroy it", ds, r.ID, id)
+		movedFrom, err := freebsd.ReadProperty(ctx, ds, MovedFromProperty)
+		if err != nil {
+			return CreateResponse{}, err
+		}
+		if movedFrom == "" || movedFrom != id {
+			return CreateResponse{}, fmt.Errorf("dataset %s exists and is not volume %s (its volume ID is %q): pick another name, or destroy it", ds, r.ID, id)
+		}
+		// Moved here by volume receive: adopted, with every setting of
+		// the new volume.
+		for k, v := range createProps(r) {
+			if err := freebsd.WriteProperty(ctx, ds, k, v); err != nil {
+				return CreateResponse{}, fmt.Errorf("adopting %s, moved here from volume %s: %w", ds, id, err)
+			}
+		}
+		return p.answer(ctx, ds, r)
 	}
 	for k, v := range updateProps(r) {
 		if err := freebsd.WriteProperty(ctx, ds, k, v); err != nil {
@@ -209,5 +225,5 @@ func CommandMain(args []string) int {
 	o := &Operator{Pot: pot.New(freebsd.FindTool("pot", pot.DefaultBin), nil)}
 	ctx, cancel := context.WithTimeout(context.Background(), commandDeadline)
 	defer cancel()
-	return o.Command(ctx, args, os.Stdout, os.Stderr)
+	return o.Command(ctx, args, os.Stdin, os.Stdout, os.Stderr)
 }

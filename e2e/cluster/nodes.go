@@ -311,21 +311,18 @@ func (n *Node) TaskPots() ([]string, error) {
 // ZFS runs zfs on the node (the emulation's with potsim).
 func (n *Node) ZFS(args ...string) (Output, error) { return n.zfs(nil, nil, args...) }
 
-// ZFSCommand is zfs on the node, to run with pipes of the caller's (a
-// send on one node into a receive on another).
-func (n *Node) ZFSCommand(args ...string) *exec.Cmd {
-	zfs := "zfs"
-	if n.emulatedZFS {
-		zfs = filepath.Join(n.emuBin, "zfs")
-	}
-	cmd := exec.Command(zfs, args...)
-	cmd.Env = n.hostEnv()
-	return cmd
-}
-
 // VolumeCommand runs `nomad-pot-driver volume ARGS...` on the node
 // (Options.HostVolumes).
 func (n *Node) VolumeCommand(args ...string) (Output, error) { return n.volumeCommand(args...) }
+
+// VolumeCmd is `nomad-pot-driver volume ARGS...` on the node, to run
+// with pipes of the caller's (a send on one node into a receive on
+// another).
+func (n *Node) VolumeCmd(args ...string) *exec.Cmd {
+	cmd := exec.Command(n.driverBin, append([]string{"volume"}, args...)...)
+	cmd.Env = cleanEnv(n.volumeEnv(n.volumePotDir)...)
+	return cmd
+}
 
 // Crash is the node lost: its Nomad client, the pot plugin it ran and
 // its Consul agent are killed with SIGKILL. Its jails keep running, as
