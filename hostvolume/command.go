@@ -81,15 +81,7 @@ func (o *Operator) Command(ctx context.Context, args []string, stdin io.Reader, 
 
 // volume is the dataset and mount point of volume NS_NAME.
 func (o *Operator) volume(ctx context.Context, ns, name string) (dataset, path string, err error) {
-	if err := errors.Join(checkName(ns), checkName(name)); err != nil {
-		return "", "", fmt.Errorf("volume %q in namespace %q: %w", name, ns, err)
-	}
-	root, err := o.Pot.ZFSRoot(ctx)
-	if err != nil {
-		return "", "", err
-	}
-	dataset, err = pot.FscompDataset(root, ns+"_"+name)
-	if err != nil {
+	if dataset, err = o.dataset(ctx, ns, name); err != nil {
 		return "", "", err
 	}
 	path, err = freebsd.ReadProperty(ctx, dataset, "mountpoint")
@@ -97,6 +89,19 @@ func (o *Operator) volume(ctx context.Context, ns, name string) (dataset, path s
 		return "", "", fmt.Errorf("volume %s: %w", name, err)
 	}
 	return dataset, path, nil
+}
+
+// dataset is the name of volume NS_NAME's fscomp dataset, which need not
+// exist.
+func (o *Operator) dataset(ctx context.Context, ns, name string) (string, error) {
+	if err := errors.Join(checkName(ns), checkName(name)); err != nil {
+		return "", fmt.Errorf("volume %q in namespace %q: %w", name, ns, err)
+	}
+	root, err := o.Pot.ZFSRoot(ctx)
+	if err != nil {
+		return "", err
+	}
+	return pot.FscompDataset(root, ns+"_"+name)
 }
 
 func (o *Operator) snapshots(ctx context.Context, ns, name string, stdout io.Writer) error {
@@ -171,18 +176,14 @@ func (o *Operator) rollback(ctx context.Context, ns, name, snap string, stdout i
 }
 
 func (o *Operator) restore(ctx context.Context, ns, name, snap, newName string, stdout io.Writer) error {
-	if err := errors.Join(checkSnapshot(snap), checkName(newName)); err != nil {
+	if err := checkSnapshot(snap); err != nil {
 		return err
 	}
 	ds, _, err := o.volume(ctx, ns, name)
 	if err != nil {
 		return err
 	}
-	root, err := o.Pot.ZFSRoot(ctx)
-	if err != nil {
-		return err
-	}
-	dest, err := pot.FscompDataset(root, ns+"_"+newName)
+	dest, err := o.dataset(ctx, ns, newName)
 	if err != nil {
 		return err
 	}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/bsdpot/nomad-pot-driver/freebsd"
-	"github.com/bsdpot/nomad-pot-driver/pot"
 )
 
 // Moving a volume to another client (docs/migration.md): `volume send` on
@@ -72,14 +71,7 @@ func (o *Operator) send(ctx context.Context, ns, name, from string, stdout, stde
 // (whatever changed on it since is rolled back: the sender's copy is the
 // volume).
 func (o *Operator) receive(ctx context.Context, ns, name string, stdin io.Reader, stdout io.Writer) error {
-	if err := errors.Join(checkName(ns), checkName(name)); err != nil {
-		return fmt.Errorf("volume %q in namespace %q: %w", name, ns, err)
-	}
-	root, err := o.Pot.ZFSRoot(ctx)
-	if err != nil {
-		return err
-	}
-	ds, err := pot.FscompDataset(root, ns+"_"+name)
+	ds, err := o.dataset(ctx, ns, name)
 	if err != nil {
 		return err
 	}
