@@ -5,7 +5,6 @@ package main
 // paths deleted since travel in the header (see zfs_stream.go).
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -253,7 +252,7 @@ func (w *zfsCounter) Write(p []byte) (int, error) {
 func zfsDeltaPayloadSize(dir string, dl *zfsDelta) (uint64, error) {
 	var n zfsCounter
 	cw := zfsChunkWriter{&n}
-	if err := zfsWriteTarOf(dir, cw, dl); err != nil {
+	if err := zfsWriteTar(dir, cw, dl); err != nil {
 		return 0, err
 	}
 	if err := cw.end(); err != nil {
@@ -335,13 +334,8 @@ func (c *zc) sendIncremental(snap, from string, doall, props, dry, verbose, pars
 		}
 		base, shown = fs+"@"+from, from
 	}
-	if m := zfsCheckName(base, true); m != "" {
-		c.errf("cannot open '%s': %s", base, m)
-		return 1
-	}
-	bd := r.Datasets[base]
+	bd := c.open(base)
 	if bd == nil {
-		c.errf("cannot open '%s': dataset does not exist", base)
 		return 1
 	}
 	if zfsParent(base) != fs || bd.TXG >= top.TXG {
@@ -371,11 +365,7 @@ func (c *zc) sendIncremental(snap, from string, doall, props, dry, verbose, pars
 	if props {
 		sfs.Props = r.Datasets[fs].streamProps()
 	}
-	type part struct {
-		dir   string
-		delta *zfsDelta
-	}
-	parts := make([]part, len(snaps))
+	parts := make([]zfsPayload, len(snaps))
 	prev := base
 	for i, s := range snaps {
 		pd, sd := r.Datasets[prev], r.Datasets[s]
@@ -396,10 +386,10 @@ func (c *zc) sendIncremental(snap, from string, doall, props, dry, verbose, pars
 			}
 			return 1
 		}
-		_, short, _ := strings.Cut(s, "@")
-		sfs.Snapshots = append(sfs.Snapshots, zfsStreamSnap{Name: short, Creation: sd.Creation, GUID: sd.GUID,
-			Props: sd.Local, FromGUID: pd.GUID, Deleted: dl.deleted})
-		parts[i] = part{sdir, dl}
+		ss := zfsStreamSnapOf(s, sd)
+		ss.FromGUID, ss.Deleted = pd.GUID, dl.deleted
+		sfs.Snapshots = append(sfs.Snapshots, ss)
+		parts[i] = zfsPayload{dir: sdir, delta: dl}
 		prev = s
 	}
 	h.Datasets = []zfsStreamFS{sfs}
@@ -426,30 +416,7 @@ func (c *zc) sendIncremental(snap, from string, doall, props, dry, verbose, pars
 	if dry {
 		return 0
 	}
-	bw := bufio.NewWriterSize(c.stdout, 1<<20)
-	if err := zfsPutHeader(bw, zfsStreamMagicIncr, &h); err != nil {
-		return c.exitOf(err)
-	}
-	for _, p := range parts {
-		cw := zfsChunkWriter{bw}
-		if err := zfsWriteTarOf(p.dir, cw, p.delta); err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				c.errf("cannot send '%s': snapshot was destroyed while sending", snap)
-			} else {
-				c.errf("cannot send '%s': %v", snap, err)
-			}
-			return 1
-		}
-		if err := cw.end(); err != nil {
-			c.errf("cannot send '%s': %v", snap, zfsErrno(err))
-			return 1
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		c.errf("cannot send '%s': %v", snap, zfsErrno(err))
-		return 1
-	}
-	return 0
+	return c.sendStream(snap, zfsStreamMagicIncr, &h, parts)
 }
 
 // zfsApplyDeletions removes the paths of a delta's deleted list from dir.
@@ -609,21 +576,13 @@ func (c *zc) receiveIncremental(h *zfsStreamHeader, in io.Reader, name, snapOver
 		c.errf("%s: destination '%s' does not exist", errbuf, name)
 		return 1
 	}
-	readFail := func(err error) int {
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			c.errf("%s: failed to read from stream", errbuf)
-		} else {
-			c.errf("%s: %v", errbuf, zfsErrno(err))
-		}
-		return 1
-	}
 	if o.dry {
 		for j, s := range d.Snapshots {
 			if o.verbose {
 				fmt.Fprintf(c.stdout, "would receive incremental stream of %s@%s into %s@%s\n", src, s.Name, name, snapName(j))
 			}
-			if _, err := io.Copy(io.Discard, &zfsChunkReader{r: in}); err != nil {
-				return readFail(err)
+			if err := zfsSkipPayload(in); err != nil {
+				return c.payloadFailed(errbuf, err)
 			}
 		}
 		return 0
@@ -656,34 +615,19 @@ func (c *zc) receiveIncremental(h *zfsStreamHeader, in io.Reader, name, snapOver
 		}
 		return nil
 	}
-	clones := func(r *zfsReg) error {
-		if blocking := c.destroySet(plan.destroy, false); len(blocking) > 0 {
-			c.errf("%s: destination has dependent clones", errbuf)
-			for _, b := range blocking {
-				c.errf("%s", b)
-			}
-			return zfsExit(1)
-		}
-		return nil
-	}
 	if err := modified(c.reg); err != nil {
 		return c.exitOf(err)
 	}
-	if err := clones(c.reg); err != nil {
+	if err := c.refuseDependentClones(errbuf, plan.destroy); err != nil {
 		return c.exitOf(err)
 	}
 
 	// Stage the snapshots.
-	var dirs []string
-	cleanup := func() {
-		for _, d := range dirs {
-			zfsRemoveAll(d)
-		}
-	}
+	staging := &zfsStaging{}
+	defer staging.removeAll()
 	prevDir := ""
 	for j, s := range d.Snapshots {
 		st := &plan.steps[j]
-		cr := &zfsChunkReader{r: in}
 		if o.verbose {
 			fmt.Fprintf(c.stdout, "receiving incremental stream of %s@%s into %s\n", src, s.Name, st.snap)
 		}
@@ -691,37 +635,20 @@ func (c *zc) receiveIncremental(h *zfsStreamHeader, in io.Reader, name, snapOver
 			if o.verbose {
 				fmt.Fprintf(c.stdout, "snap %s already exists; ignoring\n", st.snap)
 			}
-			if _, err := io.Copy(io.Discard, cr); err != nil {
-				cleanup()
-				return readFail(err)
+			if err := zfsSkipPayload(in); err != nil {
+				return c.payloadFailed(errbuf, err)
 			}
 			continue
 		}
 		baseDir := prevDir
 		if st.base != "" {
 			if baseDir, err = zfsDataDir(c.reg.Datasets[st.base].ID); err != nil {
-				cleanup()
 				return c.exitOf(err)
 			}
 		}
-		st.id = zfsNewID()
-		dir, err := zfsDataDir(st.id)
-		if err == nil {
-			dirs = append(dirs, dir)
-			err = zfsCopyTree(baseDir, dir)
-		}
-		if err == nil {
-			err = zfsApplyDeletions(dir, s.Deleted)
-		}
-		if err == nil {
-			err = zfsExtractTar(cr, dir)
-		}
-		if err == nil {
-			_, err = io.Copy(io.Discard, cr)
-		}
-		if err != nil {
-			cleanup()
-			return readFail(err)
+		var dir string
+		if st.id, dir, err = staging.receivePayload(in, baseDir, s.Deleted); err != nil {
+			return c.payloadFailed(errbuf, err)
 		}
 		prevDir = dir
 	}
@@ -740,7 +667,7 @@ func (c *zc) receiveIncremental(h *zfsStreamHeader, in io.Reader, name, snapOver
 		if err := modified(r); err != nil {
 			return err
 		}
-		if err := clones(r); err != nil {
+		if err := c.refuseDependentClones(errbuf, plan.destroy); err != nil {
 			return err
 		}
 		if len(plan.destroy) > 0 {
@@ -752,20 +679,9 @@ func (c *zc) receiveIncremental(h *zfsStreamHeader, in io.Reader, name, snapOver
 			if st.skip {
 				continue
 			}
-			s := d.Snapshots[j]
-			var props map[string]string
-			for k, v := range s.Props {
-				if zfsUserProp(k) && !o.exclude[k] {
-					if props == nil {
-						props = map[string]string{}
-					}
-					props[k] = v
-				}
-			}
-			r.Datasets[st.snap] = &zfsDS{ID: st.id, Type: zfsTypeSnap, Local: props,
-				Creation: s.Creation, TXG: r.nextTXG(), GUID: s.GUID}
+			r.addReceivedSnap(st.snap, st.id, d.Snapshots[j], o.exclude)
 		}
-		dirs = nil
+		staging.keep()
 		if prevDir == "" {
 			return nil // every snapshot was there already
 		}
@@ -777,7 +693,6 @@ func (c *zc) receiveIncremental(h *zfsStreamHeader, in io.Reader, name, snapOver
 		}
 		return zfsSave(c.receiveProps(name, d.Props, o))
 	})
-	cleanup()
 	return c.exitOf(err)
 }
 
@@ -789,22 +704,7 @@ func (c *zc) receiveProps(name string, streamProps map[string]string, o zfsRecvO
 		return nil
 	}
 	fd := c.reg.Datasets[name]
-	var recv map[string]string
-	for k, v := range streamProps {
-		if o.exclude[k] {
-			continue
-		}
-		if _, over := o.setProps[k]; over {
-			continue
-		}
-		if _, ok := zfsPropName(k); !ok {
-			continue
-		}
-		if recv == nil {
-			recv = map[string]string{}
-		}
-		recv[k] = v
-	}
+	recv := zfsReceivedProps(streamProps, o.exclude, o.setProps)
 	apply := func() {
 		if streamProps != nil {
 			fd.Received = recv

@@ -126,6 +126,15 @@ func (z *zfsT) recvFail(stream []byte, msg string, args ...string) {
 	}
 }
 
+// newZfsTSrc is newZfsT with a filesystem tp/src, whose folder it
+// returns too.
+func newZfsTSrc(t *testing.T) (*zfsT, string) {
+	t.Helper()
+	z := newZfsT(t)
+	z.ok("create", "tp/src")
+	return z, z.mnt("src")
+}
+
 // snapGUIDs is "name guid creation" of a filesystem's snapshots, by
 // their names after the @.
 func (z *zfsT) snapGUIDs(fs string) string {
@@ -139,6 +148,15 @@ func (z *zfsT) snapGUIDs(fs string) string {
 		b.WriteString(rest + "\n")
 	}
 	return b.String()
+}
+
+// sameSnaps fails the test unless filesystem dst has the n snapshots of
+// src, with their names, GUIDs and creation times.
+func (z *zfsT) sameSnaps(dst, src string, n int) {
+	z.t.Helper()
+	if got, want := z.snapGUIDs(dst), z.snapGUIDs(src); got != want || strings.Count(got, "\n") != n {
+		z.t.Fatalf("snapshots of %s:\n%swant (%s's, %d):\n%s", dst, got, src, n, want)
+	}
 }
 
 // payloadSize is the size of a stream less its magic and header.
@@ -168,9 +186,8 @@ func TestZFSSendReceiveIncremental(t *testing.T) {
 	if !emulation.InMountNamespace(t) {
 		return
 	}
-	z := newZfsT(t)
-	z.ok("create", "tp/src")
-	src, dst := z.mnt("src"), z.mnt("dst")
+	z, src := newZfsTSrc(t)
+	dst := z.mnt("dst")
 	big1 := bytes.Repeat([]byte("BIG-ONE-MARKER-0123456789abcdef\n"), 1<<15) // 1M
 	big2 := bytes.Repeat([]byte("big-two-marker-fedcba9876543210\n"), 1<<15)
 	must(t, os.WriteFile(src+"/big1", big1, 0o644))
@@ -282,9 +299,7 @@ func TestZFSSendReceiveIncremental(t *testing.T) {
 	if syscall.Stat(dst+"/hl1", &a) != nil || syscall.Stat(dst+"/hl2", &b) != nil || a.Ino != b.Ino {
 		t.Fatal("hl1 and hl2 are no longer one file")
 	}
-	if got, want := z.snapGUIDs("tp/dst"), z.snapGUIDs("tp/src"); got != want || strings.Count(got, "\n") != 2 {
-		t.Fatalf("snapshots of tp/dst:\n%swant (tp/src's):\n%s", got, want)
-	}
+	z.sameSnaps("tp/dst", "tp/src", 2)
 	if got := z.ok("get", "-H", "-o", "value,source", "user:note", "tp/dst"); got != "two\treceived\n" {
 		t.Fatalf("the -p property: %q", got)
 	}
@@ -299,9 +314,7 @@ func TestZFSSendReceiveIncremental(t *testing.T) {
 	z.recv(inc23, "tp/dst")
 	sameTree(t, "tp/dst after @s3", src, dst)
 	sameTree(t, "the snapshots @s3", z.dataOf("tp/src@s3"), z.dataOf("tp/dst@s3"))
-	if got, want := z.snapGUIDs("tp/dst"), z.snapGUIDs("tp/src"); got != want || strings.Count(got, "\n") != 3 {
-		t.Fatalf("snapshots of tp/dst:\n%swant (tp/src's):\n%s", got, want)
-	}
+	z.sameSnaps("tp/dst", "tp/src", 3)
 
 	// Dry runs report the delta's size, the payload sent.
 	n := payloadSize(t, inc23)
@@ -333,9 +346,7 @@ func TestZFSReceiveIncrementalErrors(t *testing.T) {
 	if !emulation.InMountNamespace(t) {
 		return
 	}
-	z := newZfsT(t)
-	z.ok("create", "tp/src")
-	src := z.mnt("src")
+	z, src := newZfsTSrc(t)
 	writeFile(t, src+"/keep", "keep")
 	writeFile(t, src+"/f", "1")
 	z.ok("snapshot", "tp/src@s1")
@@ -438,9 +449,7 @@ func TestZFSSendIncrementalIntermediate(t *testing.T) {
 	if !emulation.InMountNamespace(t) {
 		return
 	}
-	z := newZfsT(t)
-	z.ok("create", "tp/src")
-	src := z.mnt("src")
+	z, src := newZfsTSrc(t)
 	writeFile(t, src+"/a", "a1")
 	z.ok("snapshot", "tp/src@s1")
 	writeFile(t, src+"/b", "b2")
@@ -464,9 +473,7 @@ func TestZFSSendIncrementalIntermediate(t *testing.T) {
 	if out != want {
 		t.Fatalf("receive -v:\n%s\nwant\n%s", out, want)
 	}
-	if got, want := z.snapGUIDs("tp/dst"), z.snapGUIDs("tp/src"); got != want || strings.Count(got, "\n") != 4 {
-		t.Fatalf("snapshots of tp/dst:\n%swant (tp/src's):\n%s", got, want)
-	}
+	z.sameSnaps("tp/dst", "tp/src", 4)
 	for _, s := range []string{"s1", "s2", "s3", "s4"} {
 		sameTree(t, "the snapshots @"+s, z.dataOf("tp/src@"+s), z.dataOf("tp/dst@"+s))
 	}
@@ -515,8 +522,6 @@ func TestZFSSendIncrementalIntermediate(t *testing.T) {
 	if !strings.Contains(out, "snap tp/dst3@s2 already exists; ignoring\n") || !strings.Contains(out, "into tp/dst3@s4\n") {
 		t.Fatalf("receive -v over an existing snapshot:\n%s", out)
 	}
-	if got, want := z.snapGUIDs("tp/dst3"), z.snapGUIDs("tp/src"); got != want {
-		t.Fatalf("snapshots of tp/dst3:\n%swant:\n%s", got, want)
-	}
+	z.sameSnaps("tp/dst3", "tp/src", 4)
 	sameTree(t, "tp/dst3", src, z.mnt("dst3"))
 }

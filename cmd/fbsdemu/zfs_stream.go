@@ -141,13 +141,10 @@ func (cr *zfsChunkReader) Read(p []byte) (int, error) {
 // receiver applies to the file it has.
 const zfsAttrsOnly = "FBSDEMU.attrsonly"
 
-// zfsWriteTar writes the files of dir as a tar.
-func zfsWriteTar(dir string, w io.Writer) error { return zfsWriteTarOf(dir, w, nil) }
-
-// zfsWriteTarOf writes the files of dir as a tar, when dl is not nil only
+// zfsWriteTar writes the files of dir as a tar, when dl is not nil only
 // those it includes (a folder it lacks is skipped with all below it),
 // those of its attrsOnly without their data.
-func zfsWriteTarOf(dir string, w io.Writer, dl *zfsDelta) error {
+func zfsWriteTar(dir string, w io.Writer, dl *zfsDelta) error {
 	tw := tar.NewWriter(w)
 	links := map[[2]uint64]string{}
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
@@ -408,13 +405,8 @@ func (c *zc) send(args []string) int {
 		return c.exitOf(err)
 	}
 	r := c.reg
-	if m := zfsCheckName(snap, true); m != "" {
-		c.errf("cannot open '%s': %s", snap, m)
-		return 1
-	}
-	top := r.Datasets[snap]
+	top := c.open(snap)
 	if top == nil {
-		c.errf("cannot open '%s': dataset does not exist", snap)
 		return 1
 	}
 	if top.Type != zfsTypeSnap {
@@ -453,8 +445,7 @@ func (c *zc) send(args []string) int {
 		var sids []string
 		for _, s := range snaps {
 			sd := r.Datasets[s]
-			_, short, _ := strings.Cut(s, "@")
-			sfs.Snapshots = append(sfs.Snapshots, zfsStreamSnap{Name: short, Creation: sd.Creation, GUID: sd.GUID, Props: sd.Local})
+			sfs.Snapshots = append(sfs.Snapshots, zfsStreamSnapOf(s, sd))
 			sids = append(sids, sd.ID)
 		}
 		h.Datasets = append(h.Datasets, sfs)
@@ -492,29 +483,76 @@ func (c *zc) send(args []string) int {
 	if dry {
 		return 0
 	}
-	bw := bufio.NewWriterSize(c.stdout, 1<<20)
-	if err := zfsPutHeader(bw, zfsStreamMagic, &h); err != nil {
-		return c.exitOf(err)
-	}
+	var payloads []zfsPayload
 	for _, sids := range ids {
 		for _, id := range sids {
 			dir, err := zfsDataDir(id)
 			if err != nil {
 				return c.exitOf(err)
 			}
-			if _, err := os.Stat(dir); err != nil {
-				c.errf("cannot send '%s': snapshot was destroyed while sending", snap)
-				return 1
+			payloads = append(payloads, zfsPayload{dir: dir})
+		}
+	}
+	return c.sendStream(snap, zfsStreamMagic, &h, payloads)
+}
+
+// open looks a dataset or snapshot up in c.reg as libzfs's zfs_open
+// does: nil, its message printed, for an invalid name or none there.
+func (c *zc) open(name string) *zfsDS {
+	if m := zfsCheckName(name, true); m != "" {
+		c.errf("cannot open '%s': %s", name, m)
+		return nil
+	}
+	d := c.reg.Datasets[name]
+	if d == nil {
+		c.errf("cannot open '%s': dataset does not exist", name)
+	}
+	return d
+}
+
+// zfsStreamSnapOf is what a stream's header says of snapshot s (fs@name,
+// sd its dataset); an incremental stream adds where its delta is from.
+func zfsStreamSnapOf(s string, sd *zfsDS) zfsStreamSnap {
+	_, short, _ := strings.Cut(s, "@")
+	return zfsStreamSnap{Name: short, Creation: sd.Creation, GUID: sd.GUID, Props: sd.Local}
+}
+
+// zfsPayload is what a stream carries of one snapshot: the files of dir,
+// with delta (an incremental stream's) only those it includes.
+type zfsPayload struct {
+	dir   string
+	delta *zfsDelta
+}
+
+// sendStream writes a stream to standard output: magic, header h, then
+// the payloads, in the order of h's snapshots. Its messages name snap,
+// the snapshot send was given.
+func (c *zc) sendStream(snap, magic string, h *zfsStreamHeader, payloads []zfsPayload) int {
+	destroyed := func() int {
+		c.errf("cannot send '%s': snapshot was destroyed while sending", snap)
+		return 1
+	}
+	bw := bufio.NewWriterSize(c.stdout, 1<<20)
+	if err := zfsPutHeader(bw, magic, h); err != nil {
+		return c.exitOf(err)
+	}
+	for _, p := range payloads {
+		// A snapshot may be destroyed before its turn or while its files
+		// are read: the registry is not locked while the stream goes.
+		if _, err := os.Stat(p.dir); err != nil {
+			return destroyed()
+		}
+		cw := zfsChunkWriter{bw}
+		if err := zfsWriteTar(p.dir, cw, p.delta); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return destroyed()
 			}
-			cw := zfsChunkWriter{bw}
-			if err := zfsWriteTar(dir, cw); err != nil {
-				c.errf("cannot send '%s': %v", snap, err)
-				return 1
-			}
-			if err := cw.end(); err != nil {
-				c.errf("cannot send '%s': %v", snap, zfsErrno(err))
-				return 1
-			}
+			c.errf("cannot send '%s': %v", snap, err)
+			return 1
+		}
+		if err := cw.end(); err != nil {
+			c.errf("cannot send '%s': %v", snap, zfsErrno(err))
+			return 1
 		}
 	}
 	if err := bw.Flush(); err != nil {
@@ -646,6 +684,128 @@ func zfsReadHeader(r io.Reader) (*zfsStreamHeader, error) {
 		}
 	}
 	return &h, nil
+}
+
+// zfsSkipPayload reads the next payload of a stream, unpacking nothing.
+func zfsSkipPayload(in io.Reader) error {
+	_, err := io.Copy(io.Discard, &zfsChunkReader{r: in})
+	return err
+}
+
+// zfsStaging is the dataset folders a receive fills outside the lock:
+// removed at the end, but for those the registry took (keep).
+type zfsStaging struct{ dirs []string }
+
+// newDir names a new dataset folder, not made yet, and stages it.
+func (st *zfsStaging) newDir() (id, dir string, err error) {
+	id = zfsNewID()
+	if dir, err = zfsDataDir(id); err != nil {
+		return "", "", err
+	}
+	st.dirs = append(st.dirs, dir)
+	return id, dir, nil
+}
+
+// receivePayload makes a snapshot's folder of the next payload of the
+// stream: a full one's is unpacked into an empty folder (base ""), a
+// delta over a copy of base, the snapshot it is from, less the paths
+// deleted since.
+func (st *zfsStaging) receivePayload(in io.Reader, base string, deleted []string) (id, dir string, err error) {
+	if id, dir, err = st.newDir(); err != nil {
+		return "", "", err
+	}
+	if base == "" {
+		err = os.MkdirAll(dir, 0o755)
+	} else {
+		err = zfsCopyTree(base, dir)
+	}
+	if err == nil {
+		err = zfsApplyDeletions(dir, deleted)
+	}
+	cr := &zfsChunkReader{r: in}
+	if err == nil {
+		err = zfsExtractTar(cr, dir)
+	}
+	if err == nil {
+		// The tar reader stops at the tar's end: read on to the payload's,
+		// where the next one starts.
+		_, err = io.Copy(io.Discard, cr)
+	}
+	return id, dir, err
+}
+
+// keep leaves the staged folders to the registry, which now names them.
+func (st *zfsStaging) keep() { st.dirs = nil }
+
+func (st *zfsStaging) removeAll() {
+	for _, d := range st.dirs {
+		zfsRemoveAll(d)
+	}
+}
+
+// payloadFailed reports a payload that could not be received: the
+// stream ended early, or unpacking it failed. errbuf starts zfs's
+// message, which names the kind of stream.
+func (c *zc) payloadFailed(errbuf string, err error) int {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		c.errf("%s: failed to read from stream", errbuf)
+	} else {
+		c.errf("%s: %v", errbuf, zfsErrno(err))
+	}
+	return 1
+}
+
+// refuseDependentClones fails, listing them, when clones outside set
+// (what receive -F destroys) depend on its snapshots.
+func (c *zc) refuseDependentClones(errbuf string, set map[string]bool) error {
+	if blocking := c.destroySet(set, false); len(blocking) > 0 {
+		c.errf("%s: destination has dependent clones", errbuf)
+		for _, b := range blocking {
+			c.errf("%s", b)
+		}
+		return zfsExit(1)
+	}
+	return nil
+}
+
+// zfsReceivedProps are the properties of a stream's filesystem (send -p
+// or -R) that receive sets as received: not those -x excludes or -o
+// sets, nor those this emulation does not know; nil when none.
+func zfsReceivedProps(props map[string]string, exclude map[string]bool, set map[string]string) map[string]string {
+	var recv map[string]string
+	for k, v := range props {
+		if exclude[k] {
+			continue
+		}
+		if _, over := set[k]; over {
+			continue
+		}
+		if _, ok := zfsPropName(k); !ok {
+			continue
+		}
+		if recv == nil {
+			recv = map[string]string{}
+		}
+		recv[k] = v
+	}
+	return recv
+}
+
+// addReceivedSnap records the received snapshot name, whose folder is
+// id: it keeps the stream's GUID (the next incremental stream's base is
+// found by it), creation time and user properties, but those -x excludes.
+func (r *zfsReg) addReceivedSnap(name, id string, s zfsStreamSnap, exclude map[string]bool) {
+	var props map[string]string
+	for k, v := range s.Props {
+		if zfsUserProp(k) && !exclude[k] {
+			if props == nil {
+				props = map[string]string{}
+			}
+			props[k] = v
+		}
+	}
+	r.Datasets[name] = &zfsDS{ID: id, Type: zfsTypeSnap, Local: props,
+		Creation: s.Creation, TXG: r.nextTXG(), GUID: s.GUID}
 }
 
 func (c *zc) receive(args []string) int {
@@ -790,17 +950,12 @@ func (c *zc) receive(args []string) int {
 		snaps []string
 	}
 	stage := make([]staged, len(h.Datasets))
-	var dirs []string
-	cleanup := func() {
-		for _, d := range dirs {
-			zfsRemoveAll(d)
-		}
-	}
+	staging := &zfsStaging{}
+	defer staging.removeAll()
 	for i, d := range h.Datasets {
 		for j, s := range d.Snapshots {
-			cr := &zfsChunkReader{r: in}
 			if dry {
-				if _, err := io.Copy(io.Discard, cr); err != nil {
+				if err := zfsSkipPayload(in); err != nil {
 					c.errf("cannot receive: failed to read from stream")
 					return 1
 				}
@@ -809,40 +964,20 @@ func (c *zc) receive(args []string) int {
 				}
 				continue
 			}
-			id := zfsNewID()
-			dir, err := zfsDataDir(id)
-			if err == nil {
-				dirs = append(dirs, dir)
-				err = os.MkdirAll(dir, 0o755)
-			}
-			if err == nil {
-				err = zfsExtractTar(cr, dir)
-			}
-			if err == nil {
-				_, err = io.Copy(io.Discard, cr)
-			}
+			id, dir, err := staging.receivePayload(in, "", nil)
 			if err != nil {
-				cleanup()
-				if errors.Is(err, io.ErrUnexpectedEOF) {
-					c.errf("cannot receive new filesystem stream: failed to read from stream")
-				} else {
-					c.errf("cannot receive new filesystem stream: %v", zfsErrno(err))
-				}
-				return 1
+				return c.payloadFailed("cannot receive new filesystem stream", err)
 			}
 			if verbose {
 				fmt.Fprintf(c.stdout, "receiving full stream of %s@%s into %s@%s\n", path.Join(h.Source, d.Rel), s.Name, names[i], s.Name)
 			}
 			stage[i].snaps = append(stage[i].snaps, id)
 			if j == len(d.Snapshots)-1 {
-				fid := zfsNewID()
-				fdir, err := zfsDataDir(fid)
+				fid, fdir, err := staging.newDir()
 				if err == nil {
-					dirs = append(dirs, fdir)
 					err = zfsCopyTree(dir, fdir)
 				}
 				if err != nil {
-					cleanup()
 					c.errf("cannot receive new filesystem stream: %v", err)
 					return 1
 				}
@@ -866,12 +1001,8 @@ func (c *zc) receive(args []string) int {
 					}
 				}
 			}
-			if blocking := c.destroySet(set, false); len(blocking) > 0 {
-				c.errf("cannot receive new filesystem stream: destination has dependent clones")
-				for _, b := range blocking {
-					c.errf("%s", b)
-				}
-				return zfsExit(1)
+			if err := c.refuseDependentClones("cannot receive new filesystem stream", set); err != nil {
+				return err
 			}
 			if err := c.doDestroy(set, true); err != nil {
 				return err
@@ -888,23 +1019,8 @@ func (c *zc) receive(args []string) int {
 			if p := zfsParent(n); p != "" && r.Datasets[p] == nil {
 				return zfsSave(c.fail("cannot receive new filesystem stream: parent of '%s' does not exist", n))
 			}
-			recv := map[string]string{}
-			for k, v := range d.Props {
-				if exclude[k] {
-					continue
-				}
-				if _, over := setProps[k]; over {
-					continue
-				}
-				if _, ok := zfsPropName(k); !ok {
-					continue
-				}
-				recv[k] = v
-			}
-			fs := &zfsDS{ID: stage[i].fsID, Type: zfsTypeFS, Creation: time.Now().Unix(), GUID: zfsNewGUID()}
-			if len(recv) > 0 {
-				fs.Received = recv
-			}
+			fs := &zfsDS{ID: stage[i].fsID, Type: zfsTypeFS, Creation: time.Now().Unix(), GUID: zfsNewGUID(),
+				Received: zfsReceivedProps(d.Props, exclude, setProps)}
 			if i == 0 {
 				if len(setProps) > 0 {
 					fs.Local = map[string]string{}
@@ -921,21 +1037,11 @@ func (c *zc) receive(args []string) int {
 				if snapOverride != "" && j == len(d.Snapshots)-1 {
 					sname = snapOverride
 				}
-				var props map[string]string
-				for k, v := range s.Props {
-					if zfsUserProp(k) && !exclude[k] {
-						if props == nil {
-							props = map[string]string{}
-						}
-						props[k] = v
-					}
-				}
-				r.Datasets[n+"@"+sname] = &zfsDS{ID: stage[i].snaps[j], Type: zfsTypeSnap, Local: props,
-					Creation: s.Creation, TXG: r.nextTXG(), GUID: s.GUID}
+				r.addReceivedSnap(n+"@"+sname, stage[i].snaps[j], s, exclude)
 			}
 			created = append(created, n)
 		}
-		dirs = nil
+		staging.keep()
 		if nomount {
 			return nil
 		}
@@ -947,6 +1053,5 @@ func (c *zc) receive(args []string) int {
 		}
 		return zfsSave(failed)
 	})
-	cleanup()
 	return c.exitOf(err)
 }
