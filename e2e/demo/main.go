@@ -171,9 +171,6 @@ func run(keep bool, clients int) error {
 	}
 
 	printTry(c, usePotsim)
-	if clients > 0 {
-		printTryCluster(c)
-	}
 	<-ctx.Done()
 	fmt.Println()
 	return nil
@@ -212,6 +209,9 @@ func printTry(c *cluster.Cluster, usePotsim bool) {
 	} else {
 		fmt.Printf("The pots:\n  pot ls -q\n")
 	}
+	if len(c.Nodes) > 0 {
+		printTryCluster(c)
+	}
 	fmt.Println(strings.Repeat("=", 78))
 	fmt.Println("Press Ctrl-C to stop the job and everything the demo started.")
 }
@@ -226,7 +226,6 @@ func printTryCluster(c *cluster.Cluster) {
 	fmt.Printf("  %s node eligibility -enable <node id>     # back into service\n", c.NomadBin())
 	fmt.Println("Lose a client: kill its Nomad and Consul agents; Nomad marks it down and places its instances on the others:")
 	fmt.Printf("  pkill -KILL -f '%s/(nomad|consul)\\.hcl'\n", c.Nodes[len(c.Nodes)-1].Dir)
-	fmt.Println(strings.Repeat("=", 78))
 }
 
 func get(url string) (string, error) {
