@@ -447,6 +447,15 @@ machine: one Nomad server and Nomad clients that are each a node of their own
 emulated ZFS pool). The figures are what the run measured. Asserted: no failed
 request during the drain and the rolling update, no pot left behind, nothing
 running twice, the moved volume's bytes.
+
+Reading them: the Nomad server runs with its defaults, so a client that stops
+heartbeating is marked down after its heartbeat TTL (at least
+min_heartbeat_ttl, 10 s, plus a random stagger) and heartbeat_grace (10 s); its
+allocations are replaced at once then. A rolling update replaces one instance at
+a time: deregistration, shutdown_delay (5 s), the new instance's start, its
+Consul check passing (every 5 s) and min_healthy_time (5 s). Potsim's pot
+commands take milliseconds; on FreeBSD each prepare, start and stop adds pot's
+own seconds.
 `
 
 // write logs the figures and, if the test passed and $CLUSTER_REPORT is

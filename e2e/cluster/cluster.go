@@ -681,7 +681,11 @@ func (c *Cluster) NomadCommand(args ...string) *exec.Cmd {
 func (c *Cluster) NomadBin() string { return filepath.Join(c.opts.AgentsDir, "nomad") }
 
 // Pot runs pot (potsim) as an operator would on the host.
+// A multi-node cluster has no pot of its own: each node has (Node.Pot).
 func (c *Cluster) Pot(args ...string) (Output, error) {
+	if len(c.Nodes) > 0 {
+		return Output{}, errors.New("a multi-node cluster runs pot on its nodes: Node.Pot")
+	}
 	return run(c.Env(), time.Minute, append([]string{c.PotBin}, args...)...)
 }
 
