@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -267,7 +266,7 @@ func checkPlacement(t *testing.T, c *cluster.Cluster, job string, n int) string 
 				return false, err.Error()
 			}
 			for _, p := range pots {
-				id := allocOfPot(p)
+				id := cluster.TaskPotAlloc(p)
 				if want[id] != node.Name {
 					problems = append(problems, fmt.Sprintf("pot %s on %s is no running allocation of it", p, node.Name))
 					continue
@@ -294,16 +293,6 @@ func checkPlacement(t *testing.T, c *cluster.Cluster, job string, n int) string 
 		parts = append(parts, fmt.Sprintf("%s=%d", node.Name, per[node.Name]))
 	}
 	return strings.Join(parts, " ")
-}
-
-// taskPotAlloc finds the allocation ID in a task pot's name.
-var taskPotAlloc = regexp.MustCompile(`_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_[0-9A-Za-z]+$`)
-
-func allocOfPot(name string) string {
-	if m := taskPotAlloc.FindStringSubmatch(name); m != nil {
-		return m[1]
-	}
-	return ""
 }
 
 func intersect(a, b []string) []string {

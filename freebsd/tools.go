@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,23 +56,35 @@ func (t Tools) run(ctx context.Context, bin string, args ...string) ([]byte, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
+	var stdout bytes.Buffer
+	err := runTool(ctx, nil, &stdout, bin, args...)
+	var te *ToolError
+	if err != nil && ctx.Err() != nil && errors.As(err, &te) {
+		te.Err = fmt.Errorf("%w (after %s)", ctx.Err(), limit)
+	}
+	return stdout.Bytes(), err
+}
+
+// runTool runs bin with args, stdin from in and stdout to out (nil:
+// none), bounded by ctx only; a failure is a *ToolError with its stderr.
+func runTool(ctx context.Context, in io.Reader, out io.Writer, bin string, args ...string) error {
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.WaitDelay = 2 * time.Second
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var stderr bytes.Buffer
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = in, out, &stderr
 	err := cmd.Run()
-	if err != nil {
-		code := -1
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && ee.Exited() {
-			code = ee.ExitCode()
-		}
-		if ctx.Err() != nil {
-			err, code = fmt.Errorf("%w (after %s)", ctx.Err(), limit), -1
-		}
-		return stdout.Bytes(), &ToolError{Tool: filepath.Base(bin), Args: args, ExitCode: code, Stderr: stderr.String(), Err: err}
+	if err == nil {
+		return nil
 	}
-	return stdout.Bytes(), nil
+	code := -1
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.Exited() {
+		code = ee.ExitCode()
+	}
+	if ctx.Err() != nil {
+		err, code = ctx.Err(), -1
+	}
+	return &ToolError{Tool: filepath.Base(bin), Args: args, ExitCode: code, Stderr: stderr.String(), Err: err}
 }
 
 // RctlPath is the rctl that runs: RctlBin, else rctl on PATH, else

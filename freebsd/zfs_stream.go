@@ -1,15 +1,10 @@
 package freebsd
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"time"
 )
 
 // Streams of `zfs send` and `zfs receive` run here rather than through
@@ -62,23 +57,7 @@ func ReceiveStream(ctx context.Context, dataset string, r io.Reader, rollback bo
 
 // runStream runs zfs with stdin and stdout (nil: none), bounded by ctx.
 func runStream(ctx context.Context, in io.Reader, out io.Writer, args ...string) error {
-	bin := FindTool("zfs", "/sbin/zfs")
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.WaitDelay = 2 * time.Second
-	var stderr bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = in, out, &stderr
-	if err := cmd.Run(); err != nil {
-		code := -1
-		var ee *exec.ExitError
-		if errors.As(err, &ee) && ee.Exited() {
-			code = ee.ExitCode()
-		}
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
-		return &ToolError{Tool: filepath.Base(bin), Args: args, ExitCode: code, Stderr: stderr.String(), Err: err}
-	}
-	return nil
+	return runTool(ctx, in, out, FindTool("zfs", "/sbin/zfs"), args...)
 }
 
 type countingWriter struct {

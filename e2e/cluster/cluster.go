@@ -873,12 +873,21 @@ func (c *Cluster) Stop() error {
 }
 
 // taskPot matches the name the driver gives a task's pot:
-// JOB_TASK_ALLOCID_XXXXXXXX.
-var taskPot = regexp.MustCompile(`_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}_[0-9A-Za-z]+$`)
+// JOB_TASK_ALLOCID_XXXXXXXX; its group is the allocation ID.
+var taskPot = regexp.MustCompile(`_([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})_[0-9A-Za-z]+$`)
 
 // IsTaskPot tells a task's pot from an image pot (IMAGE_TAG, the cache
 // pot prepare imports and keeps).
 func IsTaskPot(name string) bool { return taskPot.MatchString(name) }
+
+// TaskPotAlloc is the allocation ID in a task pot's name ("" for another
+// pot).
+func TaskPotAlloc(name string) string {
+	if m := taskPot.FindStringSubmatch(name); m != nil {
+		return m[1]
+	}
+	return ""
+}
 
 // destroyPots destroys every pot of names: task pots (clones) first, then
 // image pots, which pot cannot destroy while a pot cloned from them exists;

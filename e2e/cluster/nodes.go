@@ -309,7 +309,7 @@ func (n *Node) TaskPots() ([]string, error) {
 }
 
 // ZFS runs zfs on the node (the emulation's with potsim).
-func (n *Node) ZFS(args ...string) (Output, error) { return n.zfs(nil, nil, args...) }
+func (n *Node) ZFS(args ...string) (Output, error) { return n.zfs(args...) }
 
 // VolumeCommand runs `nomad-pot-driver volume ARGS...` on the node
 // (Options.HostVolumes).

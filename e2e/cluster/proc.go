@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -123,20 +122,10 @@ func (o Output) String() string {
 // run runs argv with env and stdin from /dev/null; a non-zero exit is an
 // error carrying the output.
 func run(env []string, timeout time.Duration, argv ...string) (Output, error) {
-	return runIO(env, timeout, nil, nil, argv...)
-}
-
-// runIO is run with stdin from in and stdout to out (nil: /dev/null, and
-// captured into Output).
-func runIO(env []string, timeout time.Duration, in io.Reader, out io.Writer, argv ...string) (Output, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
-	cmd.Stdin = in
 	cmd.Stdout = &stdout
-	if out != nil {
-		cmd.Stdout = out
-	}
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		return Output{Argv: argv, Code: -1}, err
@@ -151,15 +140,15 @@ func runIO(env []string, timeout time.Duration, in io.Reader, out io.Writer, arg
 		<-done
 		err = fmt.Errorf("timed out after %s", timeout)
 	}
-	res := Output{Argv: argv, Stdout: stdout.String(), Stderr: stderr.String(), Code: cmd.ProcessState.ExitCode()}
+	out := Output{Argv: argv, Stdout: stdout.String(), Stderr: stderr.String(), Code: cmd.ProcessState.ExitCode()}
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			return res, fmt.Errorf("%s exited %d:\n%s", argv[0], res.Code, res)
+			return out, fmt.Errorf("%s exited %d:\n%s", argv[0], out.Code, out)
 		}
-		return res, fmt.Errorf("%s: %w\n%s", argv[0], err, res)
+		return out, fmt.Errorf("%s: %w\n%s", argv[0], err, out)
 	}
-	return res, nil
+	return out, nil
 }
 
 // cleanEnv is the environment minus the variables that would point the

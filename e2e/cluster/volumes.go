@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -185,13 +184,13 @@ func (h *potHost) volumeCommand(args ...string) (Output, error) {
 }
 
 // ZFS runs the machine's zfs (the emulation's with potsim).
-func (c *Cluster) ZFS(args ...string) (Output, error) { return c.host.zfs(nil, nil, args...) }
+func (c *Cluster) ZFS(args ...string) (Output, error) { return c.host.zfs(args...) }
 
-// zfs runs the host's zfs with stdin and stdout (nil: none, captured).
-func (h *potHost) zfs(stdin io.Reader, stdout io.Writer, args ...string) (Output, error) {
+// zfs runs the host's zfs (the emulation's with potsim).
+func (h *potHost) zfs(args ...string) (Output, error) {
 	zfs := "zfs"
 	if h.emulatedZFS {
 		zfs = filepath.Join(h.emuBin, "zfs")
 	}
-	return runIO(h.hostEnv(), time.Minute, stdin, stdout, append([]string{zfs}, args...)...)
+	return run(h.hostEnv(), time.Minute, append([]string{zfs}, args...)...)
 }
